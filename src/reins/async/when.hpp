@@ -108,8 +108,9 @@ Task<detail::awaited_t<std::invoke_result_t<Maker&, std::stop_token>>> with_time
     std::chrono::milliseconds d, std::stop_token stop, Maker maker) {
     using R = detail::awaited_t<std::invoke_result_t<Maker&, std::stop_token>>;
     static_assert(is_result<R>::value, "with_timeout needs an operation that returns a Result");
-    auto r = co_await when_any(
-        std::move(stop), std::move(maker), [d](std::stop_token s) { return sleep(d, std::move(s)); });
+    // The lambda is a named local: never inside a co_await's full-expression (g++ 12).
+    auto timer = [d](std::stop_token s) { return sleep(d, std::move(s)); };
+    auto r = co_await when_any(std::move(stop), std::move(maker), timer);
     if (r.index() == 0) co_return std::get<0>(std::move(r));
     if (!std::get<1>(r)) co_return R(fail(std::get<1>(std::move(r)).error()));  // stopped from outside
     co_return R(fail(Errc::timeout, "after " + std::to_string(d.count()) + "ms"));

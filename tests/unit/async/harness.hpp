@@ -17,8 +17,9 @@ using namespace std::chrono_literals;
 // `body(stop)` returns a Task<void>; it is stopped if `deadline` passes first.
 template <class Body>
 Task<bool> guarded(Body body, std::chrono::milliseconds deadline) {
-    auto r = co_await when_any(std::stop_token{}, std::move(body),
-                               [deadline](std::stop_token s) { return sleep(deadline, std::move(s)); });
+    // Lambdas as named locals, never inside a co_await's full-expression (g++ 12).
+    auto timer = [deadline](std::stop_token s) { return sleep(deadline, std::move(s)); };
+    auto r = co_await when_any(std::stop_token{}, std::move(body), timer);
     co_return r.index() == 0;
 }
 

@@ -33,8 +33,8 @@ TEST_SUITE("signal") {
             auto b = co_await set->next();
             CHECK(*a == SIGUSR2);
             CHECK(*b == SIGUSR1);
-            auto c = co_await with_timeout(20ms, std::stop_token{},
-                                           [&](std::stop_token s) { return set->next(std::move(s)); });
+            auto next = [&](std::stop_token s) { return set->next(std::move(s)); };
+            auto c = co_await with_timeout(20ms, std::stop_token{}, next);
             CHECK(c.error().is(Errc::timeout));  // the second SIGUSR1 was coalesced
         });
     }

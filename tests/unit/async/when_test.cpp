@@ -34,9 +34,9 @@ TEST_SUITE("when") {
     TEST_CASE("when_any returns the first to finish and stops the losers") {
         run_test([](std::stop_token) -> Task<void> {
             bool loser_stopped = false;
-            auto r = co_await when_any(
-                std::stop_token{}, [&](std::stop_token s) { return slow(std::move(s), &loser_stopped); },
-                [](std::stop_token s) { return sleep(5ms, std::move(s)); });
+            auto slow_arm = [&](std::stop_token s) { return slow(std::move(s), &loser_stopped); };
+            auto fast_arm = [](std::stop_token s) { return sleep(5ms, std::move(s)); };
+            auto r = co_await when_any(std::stop_token{}, slow_arm, fast_arm);
             CHECK(r.index() == 1);
             CHECK(loser_stopped);  // joined before when_any returned
         });
@@ -46,9 +46,9 @@ TEST_SUITE("when") {
         run_test([](std::stop_token) -> Task<void> {
             Channel<int> ch(1);
             CHECK(ch.try_send(9));
-            auto r = co_await when_any(
-                std::stop_token{}, [&](std::stop_token s) { return ch.recv(std::move(s)); },
-                [](std::stop_token s) { return sleep(1s, std::move(s)); });
+            auto recv = [&](std::stop_token s) { return ch.recv(std::move(s)); };
+            auto timer = [](std::stop_token s) { return sleep(1s, std::move(s)); };
+            auto r = co_await when_any(std::stop_token{}, recv, timer);
             REQUIRE(r.index() == 0);
             CHECK(*std::get<0>(r) == 9);
         });
@@ -58,8 +58,8 @@ TEST_SUITE("when") {
         run_test([](std::stop_token) -> Task<void> {
             bool stopped = false;
             auto t0 = Clock::now();
-            auto r = co_await with_timeout(10ms, std::stop_token{},
-                                           [&](std::stop_token s) { return slow(std::move(s), &stopped); });
+            auto op = [&](std::stop_token s) { return slow(std::move(s), &stopped); };
+            auto r = co_await with_timeout(10ms, std::stop_token{}, op);
             REQUIRE_FALSE(r.has_value());
             CHECK(r.error().is(Errc::timeout));
             CHECK(stopped);
@@ -71,8 +71,8 @@ TEST_SUITE("when") {
         run_test([](std::stop_token) -> Task<void> {
             Channel<int> ch(1);
             CHECK(ch.try_send(3));
-            auto r = co_await with_timeout(1s, std::stop_token{},
-                                           [&](std::stop_token s) { return ch.recv(std::move(s)); });
+            auto recv = [&](std::stop_token s) { return ch.recv(std::move(s)); };
+            auto r = co_await with_timeout(1s, std::stop_token{}, recv);
             CHECK(*r == 3);
         });
     }

@@ -1,0 +1,138 @@
+// TCP: numeric endpoints, connect (with or without a deadline) and listen.
+//
+// No name resolution here: uv_getaddrinfo runs on the threadpool and cannot
+// be cancelled once a worker has picked it up (GUIDE §8.11), so a probe that
+// resolved names could outlive its deadline. Names are resolved at config
+// load; the runtime takes numeric addresses (and "localhost").
+#pragma once
+
+#include <sys/socket.h>
+
+#include <chrono>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "reins/async/completion.hpp"
+#include "reins/async/result.hpp"
+#include "reins/async/stream.hpp"
+#include "reins/async/task.hpp"
+
+namespace reins {
+
+/// An IPv4 or IPv6 address and port.
+struct Endpoint {
+    sockaddr_storage addr{};
+
+    /// "127.0.0.1:80", "[::1]:80".
+    std::string to_string() const;
+    /// The port in host byte order (0 for an empty endpoint).
+    int port() const;
+    /// The address as libuv and the socket API want it.
+    const sockaddr* sa() const noexcept { return reinterpret_cast<const sockaddr*>(&addr); }
+};
+
+/// A numeric IPv4 ("127.0.0.1") or IPv6 ("::1", "[::1]", "fe80::1%eth0")
+/// address, or "localhost" (127.0.0.1), with `port` in 0..65535. Anything
+/// else fails with UV_EINVAL naming the input: no DNS at run time.
+Result<Endpoint> parse_endpoint(std::string_view host, int port);
+
+/// Awaits a TCP connection (see tcp_connect).
+class ConnectAwaiter {
+public:
+    ConnectAwaiter(Endpoint ep, std::stop_token stop) : ep_(ep), stop_(std::move(stop)) {}
+    ConnectAwaiter(ConnectAwaiter&& o) noexcept : ep_(o.ep_), stop_(std::move(o.stop_)) {}
+    ~ConnectAwaiter();
+
+    bool await_ready();
+    void await_suspend(std::coroutine_handle<> h);
+    Result<Stream> await_resume();
+
+    struct Request;
+
+private:
+    struct Cancel {
+        ConnectAwaiter* self;
+        void operator()() const noexcept;
+    };
+    friend struct Request;
+
+    Endpoint ep_;
+    std::stop_token stop_;
+    Stream stream_;             // the handle being connected (heap state of its own)
+    Request* req_ = nullptr;    // in flight; freed by its callback, never by us
+    detail::Completion<Result<void>> done_;
+    detail::StopHook<Cancel> hook_;
+};
+
+/// Connects to `ep`. Fails with the libuv error and "connect 127.0.0.1:9",
+/// or Errc::cancelled on stop (the handle is closed; the request is freed by
+/// its callback, which libuv then calls with UV_ECANCELED). No deadline of
+/// its own: a SYN to a black hole waits for the kernel's timeout (minutes).
+ConnectAwaiter tcp_connect(Endpoint ep, std::stop_token stop = {});
+
+/// tcp_connect raced against `timeout`: Errc::timeout ("connect
+/// 127.0.0.1:9 after 500ms") when the deadline wins.
+Task<Result<Stream>> tcp_connect(Endpoint ep, std::chrono::milliseconds timeout, std::stop_token stop = {});
+
+/// A listening TCP socket. Move-only; destroying it completes a pending
+/// accept() with Errc::cancelled and closes the socket.
+class TcpListener {
+public:
+    struct State;
+    class AcceptAwaiter;
+
+    /// Binds and listens on `ep` (port 0: a port the kernel picks; see
+    /// local()). A busy port fails with UV_EADDRINUSE and "listen <address>".
+    static Result<TcpListener> listen(Endpoint ep, int backlog = 128);
+
+    TcpListener() noexcept = default;
+    ~TcpListener() { close(); }
+    TcpListener(TcpListener&& o) noexcept : st_(std::exchange(o.st_, nullptr)) {}
+    TcpListener& operator=(TcpListener&& o) noexcept;
+    TcpListener(const TcpListener&) = delete;
+    TcpListener& operator=(const TcpListener&) = delete;
+
+    explicit operator bool() const noexcept { return st_ != nullptr; }
+    /// The bound address (with the real port when listen() was given 0).
+    Endpoint local() const;
+
+    /// The next incoming connection (one waiter at a time). Connections that
+    /// arrive while nobody awaits wait in the kernel's backlog.
+    AcceptAwaiter accept(std::stop_token stop = {});
+
+    /// Stops listening now (idempotent).
+    void close() noexcept;
+
+private:
+    explicit TcpListener(State* st) noexcept : st_(st) {}
+    State* st_ = nullptr;
+};
+
+class TcpListener::AcceptAwaiter {
+public:
+    AcceptAwaiter(State* st, std::stop_token stop) : st_(st), stop_(std::move(stop)) {}
+    AcceptAwaiter(AcceptAwaiter&& o) noexcept : st_(o.st_), stop_(std::move(o.stop_)) {}
+    ~AcceptAwaiter();
+
+    bool await_ready();
+    void await_suspend(std::coroutine_handle<> h);
+    Result<Stream> await_resume();
+
+private:
+    friend class TcpListener;
+    friend struct TcpListener::State;
+    struct Cancel {
+        AcceptAwaiter* self;
+        void operator()() const noexcept;
+    };
+    void unlink() noexcept;
+
+    State* st_;
+    std::stop_token stop_;
+    detail::Completion<Result<Stream>> done_;
+    detail::StopHook<Cancel> hook_;
+};
+
+}  // namespace reins
