@@ -85,6 +85,10 @@ void Loop::drive(std::coroutine_handle<> root) {
     }
 }
 
+void Loop::child_spawned(int pid) { children_.insert(pid); }
+
+void Loop::child_reaped(int pid) noexcept { children_.erase(pid); }
+
 detail::SignalRegistry& Loop::signals() {
     if (!signals_) signals_ = new detail::SignalRegistry(&loop_);
     return *signals_;

@@ -10,6 +10,7 @@
 #include <deque>
 #include <stdexcept>
 #include <string>
+#include <unordered_set>
 
 #include <uv.h>
 
@@ -83,6 +84,13 @@ public:
     void orphan_reaped() noexcept { --orphans_; }
     std::size_t orphans() const noexcept { return orphans_; }
 
+    /// Children libuv will reap: Process records each pid after a successful
+    /// uv_spawn and forgets it when the exit callback runs. A subreaper must
+    /// never reap these (that would steal the exit status from libuv).
+    void child_spawned(int pid);
+    void child_reaped(int pid) noexcept;
+    bool owns_child(int pid) const noexcept { return children_.count(pid) != 0; }
+
     /// Process-wide signal watchers, created on first use, kept for the
     /// Loop's lifetime (see SignalSet).
     detail::SignalRegistry& signals();
@@ -102,6 +110,7 @@ private:
     std::deque<std::coroutine_handle<>> ready_;
     detail::SignalRegistry* signals_ = nullptr;
     std::size_t orphans_ = 0;
+    std::unordered_set<int> children_;  // see child_spawned()
     bool closed_ = false;
     bool tearing_down_ = false;
 };

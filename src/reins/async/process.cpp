@@ -41,6 +41,7 @@ struct Process::State {
 
     static void on_exit(uv_process_t* p, int64_t code, int term_signal) {
         auto* st = static_cast<State*>(p->data);
+        st->loop->child_reaped(st->pid);  // libuv has reaped it
         st->exited = true;
         st->status = ExitStatus{code, term_signal};
         while (auto* n = st->waiters.pop_front()) static_cast<WaitAwaiter*>(n)->done_.complete(st->status);
@@ -125,6 +126,7 @@ Result<Process> Process::spawn(ProcessOptions o) {
             // runs and must be reaped. p's destructor kills it and hands it
             // to the orphanage.
             st->pid = st->handle.pid;
+            loop.child_spawned(st->pid);
             p.st_ = st;
             return fail(uv_error(rc, ctx));
         }
@@ -132,6 +134,7 @@ Result<Process> Process::spawn(ProcessOptions o) {
         return fail(uv_error(rc, ctx));
     }
     st->pid = st->handle.pid;
+    loop.child_spawned(st->pid);
     st->update_ref();  // nobody waits yet
     p.st_ = st;
     return p;

@@ -1,0 +1,212 @@
+#include "reins/supervisor/instance.hpp"
+
+#include <algorithm>
+
+#include "reins/async/line_reader.hpp"
+#include "reins/async/when.hpp"
+
+namespace reins::supervisor {
+namespace {
+
+constexpr std::size_t recent_lines = 20;
+
+// "$PORT" and "${PORT}" in an argv element.
+std::string substitute_port(std::string s, int port) {
+    const std::string p = std::to_string(port);
+    for (const char* pat : {"${PORT}", "$PORT"}) {
+        std::string_view needle(pat);
+        for (auto pos = s.find(needle); pos != std::string::npos; pos = s.find(needle, pos + p.size()))
+            s.replace(pos, needle.size(), p);
+    }
+    return s;
+}
+
+bool kept_by_env_clear(std::string_view kv) {
+    for (std::string_view k : {"PATH=", "HOME=", "USER=", "LANG="})
+        if (kv.substr(0, k.size()) == k) return true;
+    return false;
+}
+
+}  // namespace
+
+Instance::Instance(const ServiceSpec& spec, InstanceContext ctx) : spec_(spec), ctx_(std::move(ctx)) {}
+
+Instance::~Instance() {
+    // The normal path is shutdown(); a failed run() unwinding may skip it.
+    assert((shut_down_ || Loop::current().tearing_down()) && "Instance destroyed without shutdown()");
+}
+
+std::vector<std::string> Instance::environment() const {
+    std::map<std::string, std::string> env;
+    for (const auto& kv : ctx_.base_env) {
+        if (spec_.env_clear && !kept_by_env_clear(kv)) continue;
+        auto eq = kv.find('=');
+        if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    for (const auto& [k, v] : spec_.env) env[k] = v;
+    if (ctx_.port) {
+        env["PORT"] = std::to_string(ctx_.port);
+        if (!spec_.port_env.empty()) env[spec_.port_env] = std::to_string(ctx_.port);
+    }
+    env["REINS_SERVICE"] = spec_.name;
+    env["REINS_INSTANCE"] = ctx_.instance_id;
+    if (!ctx_.notify_path.empty()) env["NOTIFY_SOCKET"] = ctx_.notify_path;
+    if (spec_.health.kind == ProbeKind::watchdog && spec_.health.watchdog.count() > 0)
+        env["WATCHDOG_USEC"] = std::to_string(spec_.health.watchdog.count() * 1000);
+    std::vector<std::string> out;
+    out.reserve(env.size());
+    for (auto& [k, v] : env) out.push_back(k + "=" + v);
+    return out;
+}
+
+std::vector<std::string> Instance::argv() const {
+    if (spec_.command.is_shell()) return {"/bin/sh", "-c", std::get<0>(spec_.command.value)};
+    auto args = std::get<1>(spec_.command.value);
+    if (ctx_.port)
+        for (auto& a : args) a = substitute_port(std::move(a), ctx_.port);
+    return args;
+}
+
+ProbeTarget Instance::probe_target(ProbeKind kind, const std::string& target) const {
+    ProbeTarget t;
+    t.kind = kind;
+    t.host = spec_.host;
+    t.port = ctx_.port;
+    t.target = ctx_.port ? substitute_port(target, ctx_.port) : target;
+    if (kind == ProbeKind::exec) {
+        t.env = environment();
+        t.cwd = spec_.cwd;
+    }
+    return t;
+}
+
+Result<std::unique_ptr<Instance>> Instance::launch(const ServiceSpec& spec, InstanceContext ctx) {
+    std::unique_ptr<Instance> inst(new Instance(spec, std::move(ctx)));
+    if (spec.ready.kind == ProbeKind::log) {
+        try {
+            inst->ready_regex_.emplace(spec.ready.target, std::regex::ECMAScript);
+        } catch (const std::regex_error& e) {
+            inst->shut_down_ = true;
+            return fail(Errc::config, "ready.log regex \"" + spec.ready.target + "\": " + e.what());
+        }
+    }
+    if (!inst->ctx_.notify_path.empty()) {
+        auto sock = DatagramSocket::bind(inst->ctx_.notify_path);
+        if (!sock) {
+            inst->shut_down_ = true;
+            return fail(std::move(sock).error());
+        }
+        inst->notify_ = std::move(*sock);
+    }
+    ProcessOptions o;
+    o.argv = inst->argv();
+    o.env = inst->environment();
+    o.cwd = spec.cwd;
+    auto proc = Process::spawn(std::move(o));
+    if (!proc) {
+        inst->shut_down_ = true;
+        return fail(std::move(proc).error());
+    }
+    inst->proc_ = std::move(*proc);
+    inst->pid_ = inst->proc_.pid();
+
+    Instance& self = *inst;
+    self.tasks_.spawn(self.capture(self.proc_.take_stdout(), false, self.tasks_.token()));
+    self.tasks_.spawn(self.capture(self.proc_.take_stderr(), true, self.tasks_.token()));
+    self.tasks_.spawn(self.watch_exit(self.tasks_.token()));
+    self.tasks_.spawn(self.readiness(self.tasks_.token()));
+    if (self.notify_) self.tasks_.spawn(self.notifications(self.tasks_.token()));
+    return inst;
+}
+
+void Instance::start_liveness() {
+    if (spec_.health.kind == ProbeKind::watchdog) {
+        if (spec_.health.watchdog.count() > 0) tasks_.spawn(watchdog(tasks_.token()));
+    } else if (spec_.health.kind != ProbeKind::none) {
+        tasks_.spawn(liveness(tasks_.token()));
+    }
+}
+
+Task<void> Instance::shutdown(Millis drain) {
+    // Let the capture tasks reach end of stream (a survivor may still hold
+    // the pipes: they are only waited for `drain`).
+    while (captures_ > 0) {
+        auto recv = [this](std::stop_token s) { return drained_.recv(std::move(s)); };
+        auto d = co_await with_timeout(drain, {}, recv);
+        if (!d) break;
+    }
+    tasks_.request_stop();
+    co_await tasks_.join();
+    shut_down_ = true;
+}
+
+Task<void> Instance::capture(Stream pipe, bool err, std::stop_token stop) {
+    ++captures_;
+    LineReader lines(pipe);
+    for (;;) {
+        auto line = co_await lines.next(stop);
+        if (!line) break;
+        if (ready_regex_ && !ready_seen_ && std::regex_search(line->text, *ready_regex_)) {
+            ready_seen_ = true;
+            auto sent = co_await report(InstanceEvent::Kind::ready, "log line \"" + line->text + "\"");
+            (void)sent;
+        }
+        if (ctx_.recent) {
+            ctx_.recent->push_back(line->text);
+            if (ctx_.recent->size() > recent_lines) ctx_.recent->pop_front();
+        }
+        if (ctx_.sink) {
+            OutputLine out{spec_.name, err, line->continuation, std::move(line->text),
+                           std::chrono::system_clock::now()};
+            co_await ctx_.sink->write(std::move(out));  // backpressure: read on only when written
+        }
+    }
+    --captures_;
+    (void)drained_.try_send(1);
+}
+
+Channel<ServiceMessage>::SendAwaiter Instance::report(InstanceEvent::Kind kind, std::string detail, ExitStatus st) {
+    InstanceEvent e{kind, std::move(detail), st, ctx_.generation};
+    return ctx_.mailbox->send(ServiceMessage(std::move(e)));
+}
+
+Task<void> Instance::watch_exit(std::stop_token stop) {
+    auto st = co_await proc_.wait(stop);
+    if (!st) co_return;
+    auto sent = co_await report(InstanceEvent::Kind::exited, {}, *st);
+    (void)sent;
+}
+
+Task<void> Instance::notifications(std::stop_token stop) {
+    for (;;) {
+        auto msg = co_await notify_.receive(stop);
+        if (!msg) co_return;
+        // Newline-separated assignments (sd_notify(3)).
+        std::string_view data = msg->data;
+        while (!data.empty()) {
+            auto nl = data.find('\n');
+            std::string_view kv = data.substr(0, nl);
+            data = nl == std::string_view::npos ? std::string_view() : data.substr(nl + 1);
+            std::optional<InstanceEvent::Kind> kind;
+            std::string detail;
+            if (kv == "READY=1" && spec_.ready.kind == ProbeKind::notify && !ready_seen_) {
+                ready_seen_ = true;
+                kind = InstanceEvent::Kind::ready;
+                detail = "sd_notify READY=1";
+            } else if (kv.substr(0, 7) == "STATUS=") {
+                kind = InstanceEvent::Kind::status_text;
+                detail = kv.substr(7);
+            } else if (kv == "STOPPING=1") {
+                kind = InstanceEvent::Kind::stopping;
+            } else if (kv == "WATCHDOG=1") {
+                (void)watchdog_.try_send(1);
+            }
+            if (kind) {
+                auto sent = co_await report(*kind, std::move(detail));
+                if (!sent) co_return;
+            }
+        }
+    }
+}
+
+}  // namespace reins::supervisor

@@ -1,0 +1,264 @@
+#include "reins/supervisor/process_tree.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <csignal>
+#include <cstdio>
+#include <string>
+
+#include <uv.h>
+
+namespace reins::supervisor {
+namespace {
+
+// Reads a whole /proc file relative to `dirfd` into `storage` (grown, never
+// shrunk, so a scan reuses it without clearing) and points `text` at the
+// bytes read. Returns 0 or an errno value. A short read ends the file: the
+// kernel renders /proc/PID/stat in one piece and environ_read() stops short
+// only at the end of the environment, and it saves a syscall per process.
+// `uid`, when given, receives the file's owner (the process's euid).
+int read_file_at(int dirfd, const char* name, std::string& storage, std::string_view& text, uid_t* uid = nullptr) {
+    int fd = ::openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    int err = 0;
+    struct stat sb{};
+    if (uid) {
+        if (::fstat(fd, &sb) == 0) *uid = sb.st_uid;
+        else err = errno;
+    }
+    if (storage.size() < 4096) storage.resize(4096);
+    std::size_t used = 0;
+    while (err == 0) {
+        if (used == storage.size()) storage.resize(storage.size() * 2);
+        std::size_t want = storage.size() - used;
+        ssize_t n = ::read(fd, storage.data() + used, want);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) err = errno;
+        if (n <= 0) break;
+        used += static_cast<std::size_t>(n);
+        if (static_cast<std::size_t>(n) < want) break;
+    }
+    ::close(fd);
+    text = std::string_view(storage.data(), used);
+    return err;
+}
+
+// The pid a /proc directory entry names, or 0 for the non-numeric ones.
+pid_t pid_of_name(const char* name) {
+    pid_t pid = 0;
+    std::string_view s(name);
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), pid);
+    return (ec == std::errc() && p == s.data() + s.size()) ? pid : 0;
+}
+
+// True if the NUL-separated environment block holds exactly `entry`.
+bool has_env_entry(std::string_view env, std::string_view entry) {
+    for (std::size_t pos = env.find(entry); pos != std::string_view::npos; pos = env.find(entry, pos + 1)) {
+        bool starts = pos == 0 || env[pos - 1] == '\0';
+        std::size_t end = pos + entry.size();
+        bool ends = end == env.size() || env[end] == '\0';
+        if (starts && ends) return true;
+    }
+    return false;
+}
+
+constexpr uint32_t kernel_thread_flag = 0x00200000;  // PF_KTHREAD
+
+bool dead_state(char state) { return state == 'Z' || state == 'X' || state == 'x'; }
+
+// One pass over /proc collecting live processes in group `pgid` (0: none)
+// or carrying `REINS_INSTANCE=<instance>` (empty: none), without ourselves.
+std::vector<ProcessRef> scan(pid_t pgid, std::string_view instance) {
+    std::vector<ProcessRef> out;
+    if (pgid <= 1) pgid = 0;  // 0 and 1 would name far more than a service
+    if (pgid == 0 && instance.empty()) return out;
+    DIR* dir = ::opendir("/proc");
+    if (!dir) return out;
+    const int proc_fd = ::dirfd(dir);
+    const pid_t self = ::getpid();
+    const uid_t uid = ::geteuid();
+    const std::string needle = instance.empty() ? std::string() : "REINS_INSTANCE=" + std::string(instance);
+    std::string buf;
+    std::string_view text;
+    char path[64];
+    while (dirent* e = ::readdir(dir)) {
+        pid_t pid = pid_of_name(e->d_name);
+        if (pid <= 0 || pid == self) continue;
+        // Paths relative to /proc, no per-process directory fd: the reads of
+        // stat and environ could see two processes if the pid is reused in
+        // between, but the start time we report is the stat one, so such a
+        // ProcessRef names a dead process and signal_process() refuses it.
+        std::snprintf(path, sizeof path, "%d/stat", static_cast<int>(pid));
+        uid_t owner = 0;
+        bool need_env = !needle.empty();
+        if (read_file_at(proc_fd, path, buf, text, need_env && uid != 0 ? &owner : nullptr) != 0) continue;
+        auto st = parse_proc_stat(text);
+        if (!st || dead_state(st->state)) continue;
+        bool match = pgid != 0 && st->pgrp == pgid;
+        // Another uid's environ is unreadable unless we are root; kernel
+        // threads have none.
+        if (!match && need_env && (uid == 0 || owner == uid) && !(st->flags & kernel_thread_flag)) {
+            std::snprintf(path, sizeof path, "%d/environ", static_cast<int>(pid));
+            if (read_file_at(proc_fd, path, buf, text) == 0) match = has_env_entry(text, needle);
+        }
+        if (match) out.push_back(ProcessRef{pid, st->start_time});
+    }
+    ::closedir(dir);
+    return out;
+}
+
+std::string signal_context(const ProcessRef& ref, int sig) {
+    return "signal " + std::to_string(sig) + " to pid " + std::to_string(ref.pid);
+}
+
+// Succeeds only while ref.pid is still the same, live process.
+Result<void> check_same(const ProcessRef& ref, const std::string& ctx) {
+    auto st = read_proc_stat(ref.pid);
+    if (!st) return fail(Errc::exited, ctx + ": gone");
+    if (st->start_time != ref.start_time) {
+        return fail(Errc::exited, ctx + ": pid reused (start time " + std::to_string(st->start_time) +
+                                      ", expected " + std::to_string(ref.start_time) + ")");
+    }
+    if (dead_state(st->state)) return fail(Errc::exited, ctx + ": already exited (zombie)");
+    return {};
+}
+
+// Set once pidfd_open is known to be missing (old kernel or seccomp).
+std::atomic<bool> g_no_pidfd{false};
+
+// A pidfd for `pid`, or -1 with errno set (ENOSYS when unavailable).
+int open_pidfd(pid_t pid) {
+#ifdef SYS_pidfd_open
+    if (g_no_pidfd.load(std::memory_order_relaxed)) {
+        errno = ENOSYS;
+        return -1;
+    }
+    long fd = ::syscall(SYS_pidfd_open, pid, 0);
+    // Docker's older seccomp profiles answer EPERM for syscalls they do not know.
+    if (fd < 0 && (errno == ENOSYS || errno == EPERM)) g_no_pidfd.store(true, std::memory_order_relaxed);
+    return static_cast<int>(fd);
+#else
+    (void)pid;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+int send_via_pidfd(int pidfd, int sig) {
+#ifdef SYS_pidfd_send_signal
+    return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+#else
+    (void)pidfd;
+    (void)sig;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+}  // namespace
+
+Result<ProcStat> parse_proc_stat(std::string_view text) {
+    auto bad = [&] { return fail(uv_error(UV_EINVAL, "parse /proc stat: unexpected format")); };
+    std::size_t paren = text.rfind(')');
+    if (paren == std::string_view::npos) return bad();
+    // Fields after the command name, counted from 0: state (field 3), ppid,
+    // pgrp, session, ... start time is field 22, i.e. index 19 here.
+    ProcStat st;
+    std::size_t pos = paren + 1;
+    for (int index = 0; index <= 19; ++index) {
+        while (pos < text.size() && text[pos] == ' ') ++pos;
+        std::size_t end = text.find(' ', pos);
+        if (end == std::string_view::npos) end = text.size();
+        if (pos >= end) return bad();
+        std::string_view field = text.substr(pos, end - pos);
+        pos = end;
+        auto number = [&](auto& v) { return std::from_chars(field.data(), field.data() + field.size(), v).ec == std::errc(); };
+        bool ok = true;
+        switch (index) {
+        case 0: st.state = field[0]; break;
+        case 1: ok = number(st.ppid); break;
+        case 2: ok = number(st.pgrp); break;
+        case 3: ok = number(st.session); break;
+        case 6: ok = number(st.flags); break;
+        case 19: ok = number(st.start_time); break;
+        default: break;
+        }
+        if (!ok) return bad();
+    }
+    return st;
+}
+
+Result<ProcStat> read_proc_stat(pid_t pid) {
+    std::string path = "/proc/" + std::to_string(pid) + "/stat";
+    if (pid <= 0) return fail(uv_error(UV_EINVAL, "read " + path));
+    std::string buf;
+    std::string_view text;
+    int err = read_file_at(AT_FDCWD, path.c_str(), buf, text);
+    if (err != 0) return fail(uv_error(-err, "read " + path));
+    auto st = parse_proc_stat(text);
+    if (!st) return fail(uv_error(UV_EINVAL, "parse " + path + ": unexpected format"));
+    return st;
+}
+
+Result<uint64_t> process_start_time(pid_t pid) {
+    auto st = read_proc_stat(pid);
+    if (!st) return fail(std::move(st).error());
+    return st->start_time;
+}
+
+Result<ProcessRef> process_ref(pid_t pid) {
+    auto st = read_proc_stat(pid);
+    if (!st) return fail(std::move(st).error());
+    if (dead_state(st->state)) return fail(Errc::exited, "pid " + std::to_string(pid) + ": already exited (zombie)");
+    return ProcessRef{pid, st->start_time};
+}
+
+bool process_alive(const ProcessRef& ref) {
+    if (ref.pid <= 0) return false;
+    auto st = read_proc_stat(ref.pid);
+    return st && st->start_time == ref.start_time && !dead_state(st->state);
+}
+
+Result<void> signal_process(const ProcessRef& ref, int sig) {
+    std::string ctx = signal_context(ref, sig);
+    // kill(0) and kill(-1) reach whole groups, kill(1) init: never by accident.
+    if (ref.pid <= 1) return fail(uv_error(UV_EINVAL, ctx + ": not a process reins may signal"));
+    int pidfd = open_pidfd(ref.pid);
+    if (pidfd < 0 && errno == ESRCH) return fail(Errc::exited, ctx + ": gone");
+    // With a pidfd, the check proves the fd names our process: that process
+    // held the pid before pidfd_open and still holds it now. Without one
+    // (any other pidfd_open error), kill() follows the check: a small race.
+    auto same = check_same(ref, ctx);
+    if (!same) {
+        if (pidfd >= 0) ::close(pidfd);
+        return same;
+    }
+    int rc = pidfd >= 0 ? send_via_pidfd(pidfd, sig) : ::kill(ref.pid, sig);
+    int err = errno;
+    if (pidfd >= 0) ::close(pidfd);
+    if (rc == 0) return {};
+    if (err == ESRCH) return fail(Errc::exited, ctx + ": gone");
+    return fail(uv_error(-err, ctx));
+}
+
+int signal_all(const std::vector<ProcessRef>& refs, int sig) {
+    int n = 0;
+    for (const auto& ref : refs)
+        if (signal_process(ref, sig)) ++n;
+    return n;
+}
+
+std::vector<ProcessRef> find_instance_processes(std::string_view instance_id) { return scan(0, instance_id); }
+
+std::vector<ProcessRef> find_group_processes(pid_t pgid) { return scan(pgid, {}); }
+
+std::vector<ProcessRef> service_processes(pid_t pgid, std::string_view instance) { return scan(pgid, instance); }
+
+}  // namespace reins::supervisor

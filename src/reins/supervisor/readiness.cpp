@@ -1,0 +1,114 @@
+// The readiness and liveness tasks of an Instance (SPEC §5.2, §5.3).
+#include <algorithm>
+
+#include "reins/async/timer.hpp"
+#include "reins/async/when.hpp"
+#include "reins/supervisor/instance.hpp"
+
+namespace reins::supervisor {
+namespace {
+
+std::string ms(Millis d) { return std::to_string(d.count()) + "ms"; }
+
+// Probes until one succeeds; the interval starts small (a fast service is
+// seen ready within milliseconds) and doubles up to the maximum.
+Task<Result<std::string>> probe_until_ready(ProbeTarget t, ReadySpec r, std::stop_token stop) {
+    Timer timer;
+    Millis interval = std::max(r.interval, Millis(1));
+    for (;;) {
+        auto ok = co_await probe_once(t, r.probe_timeout, stop);
+        if (ok) co_return describe(t);
+        if (stop.stop_requested()) co_return fail(Errc::cancelled);
+        auto slept = co_await timer.wait(interval, stop);
+        if (!slept) co_return fail(Errc::cancelled);
+        interval = std::min(interval * 2, std::max(r.max_interval, r.interval));
+    }
+}
+
+// Waits for something that is not a probe (log line, READY=1): the
+// capture or notification task reports ready; this only waits.
+Task<Result<std::string>> wait_forever(std::stop_token stop) {
+    auto r = co_await sleep(Millis(std::chrono::hours(24 * 365)), std::move(stop));
+    (void)r;
+    co_return fail(Errc::cancelled);
+}
+
+}  // namespace
+
+Task<void> Instance::readiness(std::stop_token stop) {
+    const ReadySpec& r = spec_.ready;
+    if (r.kind == ProbeKind::none) {
+        if (r.after.count() > 0) {
+            auto waited = co_await sleep(r.after, stop);
+            if (!waited) co_return;
+        }
+        ready_seen_ = true;
+        std::string how = r.after.count() > 0 ? "up for " + ms(r.after) : "spawned";
+        auto sent = co_await report(InstanceEvent::Kind::ready, how);
+        (void)sent;
+        co_return;
+    }
+    bool probing = r.kind == ProbeKind::tcp || r.kind == ProbeKind::http || r.kind == ProbeKind::exec;
+    ProbeTarget target = probe_target(r.kind, r.target);
+    auto probe = [&](std::stop_token s) -> Task<Result<std::string>> {
+        return probing ? probe_until_ready(target, r, std::move(s)) : wait_forever(std::move(s));
+    };
+    auto res = co_await with_timeout(r.timeout, stop, probe);
+    if (res) {
+        ready_seen_ = true;
+        auto sent = co_await report(InstanceEvent::Kind::ready, *res);
+        (void)sent;
+    } else if (res.error().is(Errc::timeout) && !ready_seen_) {
+        std::string what = probing ? describe(target) : std::string(to_string(r.kind));
+        auto sent = co_await report(InstanceEvent::Kind::start_timeout,
+                                    "not ready within " + ms(r.timeout) + " (" + what + ")");
+        (void)sent;
+    }
+}
+
+Task<void> Instance::liveness(std::stop_token stop) {
+    const HealthSpec& h = spec_.health;
+    ProbeTarget target = probe_target(h.kind, h.target);
+    Timer timer;
+    int failures = 0;
+    bool healthy_reported = false;
+    for (;;) {
+        auto slept = co_await timer.wait(h.interval, stop);
+        if (!slept) co_return;
+        auto ok = co_await probe_once(target, h.timeout, stop);
+        if (stop.stop_requested()) co_return;
+        InstanceEvent::Kind kind;
+        std::string detail;
+        if (ok) {
+            failures = 0;
+            if (healthy_reported) continue;
+            healthy_reported = true;
+            kind = InstanceEvent::Kind::healthy;
+            detail = describe(target);
+        } else {
+            healthy_reported = false;
+            ++failures;
+            bool over = failures >= std::max(h.failures, 1);
+            kind = over ? InstanceEvent::Kind::unhealthy : InstanceEvent::Kind::probe_failed;
+            detail = ok.error().message() + " (" + std::to_string(failures) + "/" + std::to_string(h.failures) + ")";
+            if (over) failures = 0;
+        }
+        auto sent = co_await report(kind, std::move(detail));
+        if (!sent) co_return;
+    }
+}
+
+Task<void> Instance::watchdog(std::stop_token stop) {
+    // Like systemd: one missed WATCHDOG=1 deadline makes the service unhealthy.
+    const Millis deadline = spec_.health.watchdog;
+    for (;;) {
+        auto ping = [this](std::stop_token s) { return watchdog_.recv(std::move(s)); };
+        auto got = co_await with_timeout(deadline, stop, ping);
+        if (got) continue;
+        if (!got.error().is(Errc::timeout)) co_return;
+        auto sent = co_await report(InstanceEvent::Kind::unhealthy, "no WATCHDOG=1 within " + ms(deadline));
+        if (!sent) co_return;
+    }
+}
+
+}  // namespace reins::supervisor

@@ -1,0 +1,212 @@
+#include "reins/supervisor/service.hpp"
+
+#include <random>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "reins/async/timer.hpp"
+#include "reins/supervisor/process_tree.hpp"
+#include "reins/supervisor/stop_escalation.hpp"
+
+namespace reins::supervisor {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void reply(const Command& cmd, Result<void> r) {
+    if (cmd.reply) (void)cmd.reply->try_send(std::move(r));
+}
+
+std::string new_instance_id(const std::string& service) {
+    static std::mt19937_64 rng{std::random_device{}()};
+    static uint64_t counter = 0;
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%d.%llu.%08llx", static_cast<int>(::getpid()),
+                  static_cast<unsigned long long>(++counter), static_cast<unsigned long long>(rng() & 0xffffffffu));
+    return service + "." + buf;
+}
+
+// notify/NAME.sock in the notify folder, or an abstract name where that path
+// would not fit in sun_path (sd_notify clients accept both).
+std::string notify_path(const ServiceContext& ctx, const std::string& name, const std::string& instance) {
+    if (!ctx.notify_dir.empty()) {
+        std::string p = ctx.notify_dir + "/" + name + ".sock";
+        if (p.size() < sizeof(sockaddr_un::sun_path)) return p;
+        return "@reins-" + std::to_string(std::hash<std::string>{}(ctx.notify_dir) & 0xffffffffu) + "-" + name;
+    }
+    return "@reins-" + instance;
+}
+
+bool wants_notify(const ServiceSpec& s) {
+    return s.ready.kind == ProbeKind::notify || s.health.kind == ProbeKind::watchdog;
+}
+
+}  // namespace
+
+Service::Service(ServiceSpec spec, ServiceContext ctx)
+    : spec_(std::move(spec)), ctx_(std::move(ctx)), policy_(spec_.restart) {
+    status_.name = spec_.name;
+}
+
+// ---- asking the actor -------------------------------------------------------
+
+Task<Result<void>> Service::ask(Command::Kind kind, bool wait_ready, std::stop_token stop) {
+    auto answer = std::make_shared<Channel<Result<void>>>(1);
+    Command cmd{kind, wait_ready, answer};
+    auto sent = co_await mailbox_.send(ServiceMessage(std::move(cmd)), stop);
+    if (!sent) co_return fail(std::move(sent).error());
+    auto r = co_await answer->recv(stop);
+    if (!r) co_return fail(std::move(r).error());
+    co_return std::move(*r);
+}
+
+Task<Result<void>> Service::start(bool wait_ready, std::stop_token stop) {
+    auto r = co_await ask(Command::Kind::start, wait_ready, std::move(stop));
+    co_return r;
+}
+
+Task<Result<void>> Service::stop(std::stop_token stop) {
+    auto r = co_await ask(Command::Kind::stop, true, std::move(stop));
+    co_return r;
+}
+
+Task<Result<void>> Service::restart(std::stop_token stop) {
+    auto r = co_await ask(Command::Kind::restart, true, std::move(stop));
+    co_return r;
+}
+
+// ---- state ------------------------------------------------------------------
+
+void Service::transition(ServiceState to, std::string reason) {
+    ServiceEvent e;
+    e.service = spec_.name;
+    e.from = status_.state;
+    e.to = to;
+    e.reason = std::move(reason);
+    e.time = Clock::now();
+    status_.state = to;
+    if (to == ServiceState::running) status_.since = e.time;
+    else if (to != ServiceState::stopping) status_.since.reset();
+    if (to == ServiceState::stopped || to == ServiceState::failed || to == ServiceState::restarting) {
+        status_.pid = 0;
+        status_.pid_start_time = 0;
+        status_.health = Health::unknown;
+    }
+    e.health = status_.health;
+    e.pid = status_.pid;
+    if (ctx_.events) ctx_.events->publish(e);
+}
+
+void Service::answer_waiters(const Result<void>& r, bool spawned_only) {
+    std::vector<Command> keep;
+    for (auto& w : start_waiters_) {
+        if (spawned_only && w.wait_ready) keep.push_back(std::move(w));
+        else reply(w, r);
+    }
+    start_waiters_ = std::move(keep);
+}
+
+// ---- the actor ----------------------------------------------------------------
+
+Task<void> Service::run(std::stop_token stop) {
+    for (;;) {
+        auto msg = co_await mailbox_.recv(stop);
+        if (!msg) break;
+        auto* cmd = std::get_if<Command>(&*msg);
+        if (!cmd) continue;  // an event of a finished run
+        if (cmd->kind == Command::Kind::stop) {
+            reply(*cmd, fail(Errc::exited, spec_.name + " is not running"));
+            continue;
+        }
+        policy_.reset();  // a manual start closes an open circuit
+        status_.restarts = 0;
+        start_waiters_.push_back(std::move(*cmd));
+        co_await active(stop);
+    }
+    // Nobody will answer what is still queued.
+    mailbox_.close();
+    while (auto m = mailbox_.try_recv())
+        if (auto* c = std::get_if<Command>(&*m)) reply(*c, fail(Errc::cancelled, "supervisor stopping"));
+    answer_waiters(fail(Errc::cancelled, "supervisor stopping"));
+}
+
+Result<std::unique_ptr<Instance>> Service::launch() {
+    auto port = allocate_port(spec_.port);
+    if (!port) return fail(std::move(port).error());
+    InstanceContext ic;
+    ic.mailbox = &mailbox_;
+    ic.generation = ++generation_;
+    ic.instance_id = new_instance_id(spec_.name);
+    ic.port = *port;
+    ic.sink = ctx_.sink;
+    ic.recent = &recent_;
+    if (wants_notify(spec_)) ic.notify_path = notify_path(ctx_, spec_.name, ic.instance_id);
+    ic.base_env = ctx_.base_env;
+    auto inst = Instance::launch(spec_, std::move(ic));
+    if (!inst) return inst;
+    status_.pid = (*inst)->pid();
+    auto st = process_start_time(status_.pid);
+    status_.pid_start_time = st ? *st : 0;
+    status_.port = *port;
+    status_.instance = (*inst)->id();
+    status_.last_output.clear();
+    return inst;
+}
+
+Task<void> Service::active(std::stop_token stop) {
+    for (;;) {
+        recent_.clear();
+        auto launched = launch();
+        if (!launched) {
+            Error err = std::move(launched).error();
+            status_.status_text = err.message();
+            // A busy port or a bad setting does not go away by retrying.
+            if (err.code.category() == port_category() || err.is(Errc::config)) {
+                transition(ServiceState::failed, err.message());
+                answer_waiters(fail(err));
+                co_return;
+            }
+            answer_waiters(fail(err));
+            end_reason_ = err.message();
+            ending_ = Ending{EndKind::start_failed};
+            bool again = co_await after_ending(stop);
+            if (!again) co_return;
+            continue;
+        }
+        std::unique_ptr<Instance> inst = std::move(*launched);
+        transition(ServiceState::starting, "spawned pid " + std::to_string(inst->pid()));
+        answer_waiters({}, /*spawned_only=*/true);
+
+        Outcome outcome = co_await watch(*inst, stop);
+        if (outcome != Outcome::ended) transition(ServiceState::stopping, stop_reason(outcome));
+        co_await stop_run(*inst);
+        co_await inst->shutdown(Millis(200));
+
+        switch (outcome) {
+        case Outcome::user_stop:
+            transition(ServiceState::stopped, "stopped (" + std::string(to_string(status_.stopped_by)) + ")");
+            for (auto& w : stop_waiters_) reply(w, {});
+            stop_waiters_.clear();
+            answer_waiters(fail(Errc::cancelled, spec_.name + " was stopped before it was ready"));
+            co_return;
+        case Outcome::supervisor_stop:
+            transition(ServiceState::stopped, "supervisor stopping");
+            answer_waiters(fail(Errc::cancelled, "supervisor stopping"));
+            co_return;
+        case Outcome::user_restart:
+            policy_.reset();
+            status_.restarts = 0;
+            continue;
+        case Outcome::ended: {
+            status_.last_output.assign(recent_.begin(), recent_.end());
+            if (ending_.kind == EndKind::start_failed || status_.state == ServiceState::starting)
+                answer_waiters(fail(Errc::spawn_failed, spec_.name + " failed to start: " + end_reason_));
+            bool again = co_await after_ending(stop);
+            if (!again) co_return;
+            continue;
+        }
+        }
+    }
+}
+
+}  // namespace reins::supervisor

@@ -1,0 +1,96 @@
+// Service: the actor that owns one service's state machine (SPEC §4).
+//
+// run() is the only task that changes the state. Callers (the Supervisor,
+// the control API, an embedding host) send it Commands; the instance's
+// concern tasks send it InstanceEvents; both arrive in one mailbox, so the
+// operations on a service are serialized (a restart while stopping waits for
+// the stop, then starts).
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "reins/async/channel.hpp"
+#include "reins/supervisor/event_bus.hpp"
+#include "reins/supervisor/instance.hpp"
+#include "reins/supervisor/restart_policy.hpp"
+#include "reins/supervisor/service_message.hpp"
+#include "reins/supervisor/service_spec.hpp"
+#include "reins/supervisor/service_state.hpp"
+
+namespace reins::supervisor {
+
+/// What the services of one supervisor share.
+struct ServiceContext {
+    EventBus* events = nullptr;          ///< where transitions are published (required)
+    OutputSink* sink = nullptr;          ///< where output lines go (null: dropped)
+    std::string notify_dir;              ///< folder for sd_notify sockets ("": abstract names)
+    std::vector<std::string> base_env;   ///< the environment services inherit ("K=V")
+    /// Human progress lines ("waiting for pid 812 of web"); may be empty.
+    std::function<void(const std::string&)> say;
+};
+
+class Service {
+public:
+    Service(ServiceSpec spec, ServiceContext ctx);
+    Service(const Service&) = delete;
+    Service& operator=(const Service&) = delete;
+
+    const ServiceSpec& spec() const noexcept { return spec_; }
+    const std::string& name() const noexcept { return spec_.name; }
+    /// A snapshot (valid until the next transition).
+    const ServiceStatus& status() const noexcept { return status_; }
+
+    /// The actor: runs until `stop` is requested; a running process is then
+    /// stopped (SPEC §5.5) before it returns.
+    Task<void> run(std::stop_token stop);
+
+    /// Starts the service (a no-op if it runs) and completes once it is
+    /// running — or, with wait_ready false, once it was spawned. Fails with
+    /// the reason when the start fails (spawn error, port in use, readiness
+    /// timeout, exit during startup) and no restart is pending.
+    Task<Result<void>> start(bool wait_ready = true, std::stop_token stop = {});
+    /// Stops the service; completes once no process of it is left. Fails with
+    /// Errc::exited ("not running") when it was not running.
+    Task<Result<void>> stop(std::stop_token stop = {});
+    /// Stops (if running) and starts again; closes an open circuit.
+    Task<Result<void>> restart(std::stop_token stop = {});
+
+private:
+    enum class Outcome { user_stop, user_restart, supervisor_stop, ended };
+
+    Task<Result<void>> ask(Command::Kind kind, bool wait_ready, std::stop_token stop);
+    /// From a start until the service is stopped, failed, or told to stop.
+    Task<void> active(std::stop_token stop);
+    /// Handles messages while a run is alive; sets ending_ when it ended by itself.
+    Task<Outcome> watch(Instance& inst, std::stop_token stop);
+    /// Stops every process of the run (SPEC §5.5).
+    Task<void> stop_run(Instance& inst);
+    /// After a run ended by itself: restart (after the backoff), stay
+    /// stopped, or fail. True to start again.
+    Task<bool> after_ending(std::stop_token stop);
+    Result<std::unique_ptr<Instance>> launch();
+    void transition(ServiceState to, std::string reason);
+    void answer_waiters(const Result<void>& r, bool spawned_only = false);
+    static std::string stop_reason(Outcome o);
+
+    ServiceSpec spec_;
+    ServiceContext ctx_;
+    ServiceStatus status_;
+    RestartPolicy policy_;
+    Channel<ServiceMessage> mailbox_{64};
+    std::deque<std::string> recent_;
+    uint64_t generation_ = 0;       // of runs: tags InstanceEvents
+    uint64_t wake_generation_ = 0;  // of backoff timers: tags Wakeups
+    Ending ending_;                 // how the last run ended by itself
+    std::string end_reason_;        // …in words ("exit 3", "not ready within 30000ms")
+    // Start commands waiting for running (or spawned) and the pending stop replies.
+    std::vector<Command> start_waiters_;
+    std::vector<Command> stop_waiters_;
+};
+
+}  // namespace reins::supervisor

@@ -1,0 +1,49 @@
+// The messages of a Service actor's one mailbox: what its instance's tasks
+// saw, and what callers ask. One mailbox, so that nothing is lost between
+// two channels raced against each other.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <variant>
+
+#include "reins/async/channel.hpp"
+#include "reins/async/process.hpp"
+#include "reins/async/result.hpp"
+
+namespace reins::supervisor {
+
+/// What a concern task of an instance reports to the Service actor.
+struct InstanceEvent {
+    enum class Kind {
+        ready,          ///< readiness passed (detail: how)
+        start_timeout,  ///< the startup deadline passed
+        exited,         ///< the main process exited (status)
+        healthy,        ///< a liveness probe succeeded after failures or at first
+        unhealthy,      ///< `failures` consecutive liveness failures (detail: the last error)
+        probe_failed,   ///< one liveness failure below the threshold (detail)
+        status_text,    ///< sd_notify STATUS=…
+        stopping,       ///< sd_notify STOPPING=1
+    };
+    Kind kind = Kind::ready;
+    std::string detail;
+    ExitStatus status;  ///< kind == exited
+    uint64_t generation = 0;  ///< which run of the service sent it
+};
+
+/// A request to a Service; the actor answers on `reply` when it is done.
+struct Command {
+    enum class Kind { start, stop, restart } kind = Kind::start;
+    bool wait_ready = true;  ///< start: answer once running (else once spawned)
+    std::shared_ptr<Channel<Result<void>>> reply;
+};
+
+/// The backoff before a restart has passed.
+struct Wakeup {
+    uint64_t generation = 0;
+};
+
+using ServiceMessage = std::variant<InstanceEvent, Command, Wakeup>;
+
+}  // namespace reins::supervisor

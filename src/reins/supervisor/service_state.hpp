@@ -1,0 +1,64 @@
+// The states of a service (SPEC §4), its health, its transitions as events,
+// and the status snapshot that `status` and the control API show.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace reins::supervisor {
+
+/// SPEC §4: stopped → starting → running → stopping → stopped; restarting
+/// between a failure and the next start; failed when the circuit opens.
+enum class ServiceState { stopped, starting, running, stopping, restarting, failed };
+
+/// Liveness, separate from the state (unknown until a health probe ran).
+enum class Health { unknown, healthy, unhealthy };
+
+/// Which stop step ended a stop (SPEC §5.5 step 5 records it).
+enum class StopStep { none, exited_by_itself, http, signal, kill };
+
+std::string_view to_string(ServiceState s) noexcept;
+std::string_view to_string(Health h) noexcept;
+std::string_view to_string(StopStep s) noexcept;
+
+/// How the last run of a service ended.
+struct LastExit {
+    int64_t code = 0;
+    int signal = 0;  ///< 0: exited normally
+    /// "exit 3", "signal 9 (SIGKILL)".
+    std::string describe() const;
+};
+
+/// One transition, delivered to subscribers, logged, reflected in state.json.
+struct ServiceEvent {
+    std::string service;
+    ServiceState from = ServiceState::stopped;
+    ServiceState to = ServiceState::stopped;
+    Health health = Health::unknown;
+    std::string reason;                         ///< "ready (tcp 127.0.0.1:8000)", "exit 3", "stop requested"
+    std::chrono::steady_clock::time_point time;  ///< monotonic
+    int pid = 0;                                ///< the main pid at the time (0: none)
+};
+
+/// What `status` shows of one service.
+struct ServiceStatus {
+    std::string name;
+    ServiceState state = ServiceState::stopped;
+    Health health = Health::unknown;
+    int pid = 0;
+    uint64_t pid_start_time = 0;  ///< /proc/PID/stat field 22, to trust the pid later
+    int port = 0;                 ///< 0: none
+    int restarts = 0;             ///< restarts since the last manual start
+    std::optional<std::chrono::steady_clock::time_point> since;  ///< when it became running
+    std::optional<LastExit> last_exit;
+    StopStep stopped_by = StopStep::none;
+    std::string status_text;          ///< sd_notify STATUS=…, or why it failed
+    std::string instance;             ///< REINS_INSTANCE of the current run
+    std::vector<std::string> last_output;  ///< the last lines, shown when it failed
+};
+
+}  // namespace reins::supervisor

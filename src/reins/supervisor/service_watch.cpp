@@ -1,0 +1,169 @@
+// The Service actor while a run is alive, when it ends, and between runs.
+#include "reins/async/task_scope.hpp"
+#include "reins/async/timer.hpp"
+#include "reins/supervisor/service.hpp"
+#include "reins/supervisor/stop_escalation.hpp"
+
+namespace reins::supervisor {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void reply(const Command& cmd, Result<void> r) {
+    if (cmd.reply) (void)cmd.reply->try_send(std::move(r));
+}
+
+LastExit last_exit_of(const ExitStatus& st) { return LastExit{st.code, st.signal}; }
+
+// Sends a Wakeup into the mailbox after `delay`: the actor waits on its one
+// mailbox only, never on a race of two sources that could lose a message.
+Task<void> wake_after(Channel<ServiceMessage>* mailbox, Millis delay, uint64_t generation, std::stop_token stop) {
+    auto slept = co_await sleep(delay, stop);
+    if (!slept) co_return;
+    auto sent = co_await mailbox->send(ServiceMessage(Wakeup{generation}), stop);
+    (void)sent;
+}
+
+}  // namespace
+
+std::string Service::stop_reason(Outcome o) {
+    switch (o) {
+    case Outcome::user_stop: return "stop requested";
+    case Outcome::user_restart: return "restart requested";
+    case Outcome::supervisor_stop: return "supervisor stopping";
+    case Outcome::ended: break;
+    }
+    return "ended";
+}
+
+Task<Service::Outcome> Service::watch(Instance& inst, std::stop_token stop) {
+    for (;;) {
+        auto msg = co_await mailbox_.recv(stop);
+        if (!msg) co_return Outcome::supervisor_stop;
+        if (auto* cmd = std::get_if<Command>(&*msg)) {
+            switch (cmd->kind) {
+            case Command::Kind::start:
+                if (status_.state == ServiceState::running || !cmd->wait_ready) reply(*cmd, {});
+                else start_waiters_.push_back(std::move(*cmd));
+                continue;
+            case Command::Kind::stop:
+                stop_waiters_.push_back(std::move(*cmd));
+                co_return Outcome::user_stop;
+            case Command::Kind::restart:
+                start_waiters_.push_back(std::move(*cmd));  // answered once running again
+                co_return Outcome::user_restart;
+            }
+        }
+        auto* e = std::get_if<InstanceEvent>(&*msg);
+        if (!e || e->generation != generation_) continue;  // a Wakeup, or news of an older run
+        using K = InstanceEvent::Kind;
+        switch (e->kind) {
+        case K::ready:
+            if (status_.state != ServiceState::starting) break;
+            transition(ServiceState::running, "ready: " + e->detail);
+            inst.start_liveness();
+            answer_waiters({});
+            break;
+        case K::start_timeout:
+            if (status_.state != ServiceState::starting) break;
+            ending_ = Ending{EndKind::start_failed};
+            end_reason_ = e->detail;
+            co_return Outcome::ended;
+        case K::exited: {
+            status_.last_exit = last_exit_of(e->status);
+            bool starting = status_.state == ServiceState::starting;
+            ending_ = Ending{starting ? EndKind::start_failed : EndKind::exited, e->status.code, e->status.signal};
+            end_reason_ = status_.last_exit->describe() + (starting ? " during startup" : "");
+            co_return Outcome::ended;
+        }
+        case K::unhealthy:
+            status_.health = Health::unhealthy;
+            status_.status_text = e->detail;
+            transition(status_.state, "unhealthy: " + e->detail);
+            ending_ = Ending{EndKind::unhealthy};
+            end_reason_ = "unhealthy: " + e->detail;
+            co_return Outcome::ended;
+        case K::healthy:
+            if (status_.health != Health::healthy) {
+                status_.health = Health::healthy;
+                transition(status_.state, "healthy: " + e->detail);
+            }
+            break;
+        case K::probe_failed:
+            status_.status_text = "health probe failed: " + e->detail;
+            break;
+        case K::status_text:
+            status_.status_text = e->detail;
+            break;
+        case K::stopping:
+            break;
+        }
+    }
+}
+
+Task<void> Service::stop_run(Instance& inst) {
+    auto report = co_await stop_instance(inst, spec_.stop, ctx_.say);
+    status_.stopped_by = report.step;
+    if (auto st = inst.process().exit_status()) status_.last_exit = last_exit_of(*st);
+    if (ctx_.say)
+        for (const auto& note : report.notes) ctx_.say(spec_.name + ": " + note);
+}
+
+Task<bool> Service::after_ending(std::stop_token stop) {
+    RestartDecision d = policy_.decide(ending_, Clock::now());
+    using A = RestartDecision::Action;
+    if (d.action == A::stay_stopped) {
+        transition(ServiceState::stopped, end_reason_);
+        answer_waiters(fail(Errc::exited, spec_.name + " ended: " + end_reason_));
+        co_return false;
+    }
+    if (d.action == A::give_up) {
+        status_.status_text = end_reason_;
+        transition(ServiceState::failed, "more than " + std::to_string(spec_.restart.max_restarts) +
+                                             " restarts within " + std::to_string(spec_.restart.window.count()) +
+                                             "ms; last: " + end_reason_);
+        answer_waiters(fail(Errc::spawn_failed, spec_.name + " failed: " + end_reason_));
+        co_return false;
+    }
+    ++status_.restarts;
+    transition(ServiceState::restarting, end_reason_ + "; restart " + std::to_string(d.attempt) + "/" +
+                                             std::to_string(spec_.restart.max_restarts) + " in " +
+                                             std::to_string(d.delay.count()) + "ms");
+    const uint64_t gen = ++wake_generation_;
+    TaskScope timer(stop);
+    timer.spawn(wake_after(&mailbox_, d.delay, gen, timer.token()));
+    bool again = true;
+    for (;;) {
+        auto msg = co_await mailbox_.recv(stop);
+        if (!msg) {
+            transition(ServiceState::stopped, "supervisor stopping");
+            answer_waiters(fail(Errc::cancelled, "supervisor stopping"));
+            again = false;
+            break;
+        }
+        if (auto* w = std::get_if<Wakeup>(&*msg)) {
+            if (w->generation == gen) break;
+            continue;
+        }
+        auto* cmd = std::get_if<Command>(&*msg);
+        if (!cmd) continue;  // news of the finished run
+        if (cmd->kind == Command::Kind::stop) {
+            transition(ServiceState::stopped, "stopped during the restart backoff");
+            reply(*cmd, {});
+            answer_waiters(fail(Errc::cancelled, spec_.name + " was stopped before it was ready"));
+            again = false;
+            break;
+        }
+        if (cmd->kind == Command::Kind::restart) {
+            policy_.reset();
+            status_.restarts = 0;
+        }
+        start_waiters_.push_back(std::move(*cmd));  // start now, answer once running
+        break;
+    }
+    timer.request_stop();
+    co_await timer.join();
+    co_return again;
+}
+
+}  // namespace reins::supervisor

@@ -1,0 +1,121 @@
+#include "reins/supervisor/stop_escalation.hpp"
+
+#include <algorithm>
+#include <csignal>
+
+#include "reins/async/timer.hpp"
+#include "reins/async/when.hpp"
+#include "reins/supervisor/process_tree.hpp"
+
+namespace reins::supervisor {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+Millis left(Clock::time_point deadline) {
+    return std::max(Millis(0), std::chrono::duration_cast<Millis>(deadline - Clock::now()));
+}
+
+// Every process of the run still alive: the group and the instance tag.
+std::vector<ProcessRef> survivors(Instance& inst) {
+    return service_processes(inst.pid(), inst.id());
+}
+
+void signal_everyone(Instance& inst, int sig) {
+    if (!inst.process().exited()) (void)inst.process().signal(sig);
+    (void)inst.process().signal_group(sig);
+    signal_all(survivors(inst), sig);
+}
+
+// Waits for the main process and every survivor until `deadline`. The main
+// process's exit is an event; survivors that are not our children have no
+// exit event here, so they are looked for again at a short, growing interval
+// (only during a stop: nothing polls while services run).
+Task<bool> wait_all_gone(Instance& inst, Clock::time_point deadline, std::function<void(const std::string&)>& waiting,
+                         Clock::time_point started, bool& announced) {
+    if (!inst.process().exited()) {
+        auto wait = [&inst](std::stop_token s) { return inst.process().wait(std::move(s)); };
+        auto st = co_await with_timeout(left(deadline), {}, wait);
+        if (!st && !inst.process().exited()) co_return false;
+    }
+    Millis interval(2);
+    for (;;) {
+        auto rest = survivors(inst);
+        if (rest.empty()) co_return true;
+        if (Clock::now() >= deadline) co_return false;
+        if (!announced && waiting && Clock::now() - started > std::chrono::seconds(2)) {
+            announced = true;
+            waiting("waiting for pid " + std::to_string(rest.front().pid) + " of " + inst.spec().name);
+        }
+        auto slept = co_await sleep(std::min(interval, left(deadline)));
+        (void)slept;
+        interval = std::min(interval * 2, Millis(100));
+    }
+}
+
+}  // namespace
+
+Task<StopReport> stop_instance(Instance& inst, StopSpec spec, std::function<void(const std::string&)> waiting) {
+    StopReport report;
+    const auto started = Clock::now();
+    const auto deadline = started + spec.timeout;
+    bool announced = false;
+
+    if (inst.process().exited() && survivors(inst).empty()) {
+        report.step = StopStep::exited_by_itself;
+        co_return report;
+    }
+
+    if (!inst.process().exited()) {
+        // 1. checkpoint
+        if (spec.pre || !spec.pre_exec.empty()) {
+            Millis budget = std::min(spec.pre_timeout, left(deadline));
+            Result<void> r;
+            if (spec.pre) {  // each co_await in its own statement (g++ 12)
+                auto sent = co_await http_action(inst.probe_target(ProbeKind::http, spec.pre->target),
+                                                 spec.pre->method, budget, {});
+                r = std::move(sent);
+            } else {
+                auto ran = co_await probe_once(inst.probe_target(ProbeKind::exec, spec.pre_exec), budget, {});
+                r = std::move(ran);
+            }
+            if (!r) report.notes.push_back("stop.pre: " + r.error().message());
+        }
+        // 2. graceful request
+        if (spec.http && !inst.process().exited()) {
+            ProbeTarget t = inst.probe_target(ProbeKind::http, spec.http->target);
+            auto r = co_await http_action(t, spec.http->method, std::min(spec.pre_timeout, left(deadline)), {});
+            if (r) {
+                auto half = std::min(left(deadline), Millis(spec.timeout.count() / 2));
+                bool gone = co_await wait_all_gone(inst, Clock::now() + half, waiting, started, announced);
+                if (gone) {
+                    report.step = StopStep::http;
+                    co_return report;
+                }
+            } else {
+                report.notes.push_back("stop.http: " + r.error().message());
+            }
+        }
+    }
+
+    // 3. the stop signal, and SIGCONT so that a stopped process can act on it
+    signal_everyone(inst, spec.signal);
+    signal_everyone(inst, SIGCONT);
+    bool gone = co_await wait_all_gone(inst, deadline, waiting, started, announced);
+    if (gone) {
+        report.step = StopStep::signal;
+        co_return report;
+    }
+
+    // 4. SIGKILL to whatever is left, then 5. wait for it to be gone
+    for (;;) {
+        signal_everyone(inst, SIGKILL);
+        bool dead = co_await wait_all_gone(inst, Clock::now() + Millis(5000), waiting, started, announced);
+        if (dead) break;
+        report.notes.push_back("processes survive SIGKILL (uninterruptible sleep?); still trying");
+    }
+    report.step = StopStep::kill;
+    co_return report;
+}
+
+}  // namespace reins::supervisor

@@ -1,0 +1,34 @@
+// StopEscalation: SPEC §5.5 against one run of a service.
+//
+//   1. stop.pre request or command (its own short deadline; failure logged)
+//   2. stop.http request: a 2xx means "it exits by itself": wait at most half
+//      of stop.timeout; not accepted or unreachable: go on at once
+//   3. stop.signal, then SIGCONT, to the process group and to every process
+//      carrying the instance's REINS_INSTANCE
+//   4. at stop.timeout from step 1: SIGKILL to all of them
+//   5. wait until the main process is reaped and none of them is left
+//
+// A process that exits promptly is never sent SIGKILL, and the stop ends as
+// soon as the processes are gone.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "reins/async/task.hpp"
+#include "reins/supervisor/instance.hpp"
+
+namespace reins::supervisor {
+
+struct StopReport {
+    StopStep step = StopStep::none;  ///< the step that ended it
+    std::vector<std::string> notes;  ///< what went wrong on the way ("stop.pre: refused")
+};
+
+/// Stops every process of `inst` and returns which step ended it. Runs to
+/// the end whatever happens to the caller: call it from a shielded scope.
+/// `waiting` is told, once a stop has taken 2 s, which pid it waits for.
+Task<StopReport> stop_instance(Instance& inst, StopSpec spec, std::function<void(const std::string&)> waiting = {});
+
+}  // namespace reins::supervisor

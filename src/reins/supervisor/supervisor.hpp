@@ -1,0 +1,85 @@
+// Supervisor: many services, started in dependency order and stopped in
+// reverse, answering start / stop / restart / status for one or all.
+//
+//   reins::Loop loop;
+//   reins::supervisor::SupervisorOptions opts;  opts.sink = &my_sink;
+//   reins::supervisor::Supervisor sup(opts);
+//   sup.add(api_spec); sup.add(web_spec);          // web depends_on api
+//   loop.run(main(sup));  // main: spawn sup.run(stop) in a TaskScope, then
+//                         // co_await sup.start(), ..., request stop, join
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "reins/async/task_scope.hpp"
+#include "reins/supervisor/event_bus.hpp"
+#include "reins/supervisor/service.hpp"
+
+namespace reins::supervisor {
+
+struct SupervisorOptions {
+    OutputSink* sink = nullptr;       ///< every service's output lines (null: dropped)
+    std::string notify_dir;           ///< folder for sd_notify sockets ("": abstract names)
+    /// Human progress lines ("waiting for pid 812 of web"); may be empty.
+    std::function<void(const std::string&)> say;
+    /// The environment services inherit; empty: this process's environment.
+    std::vector<std::string> base_env;
+};
+
+class Supervisor {
+public:
+    explicit Supervisor(SupervisorOptions options = {});
+    Supervisor(const Supervisor&) = delete;
+    Supervisor& operator=(const Supervisor&) = delete;
+
+    /// Adds a service (stopped). Fails on a duplicate or empty name, an
+    /// empty command, a dependency on an unknown service or a cycle
+    /// ("web → api → web"). May be called while run() is active.
+    Result<void> add(ServiceSpec spec);
+    /// Checks that every dependency exists and there is no cycle.
+    Result<void> validate() const;
+
+    /// Runs the service actors until `stop`; then stops every service in
+    /// reverse dependency order (SPEC §5.5) and returns.
+    Task<void> run(std::stop_token stop);
+
+    /// (start, stop and restart are carried out by the service actors that
+    /// run() runs: asked before run() is active, they wait for it.)
+    /// Starts `names` (empty: all) and what they depend on, dependencies
+    /// first; completes when all are running (or started, where a dependent
+    /// asked only for that), or with the first failure.
+    Task<Result<void>> start(std::vector<std::string> names = {}, std::stop_token stop = {});
+    /// Stops `names` (empty: all) — and what depends on them, first — in
+    /// reverse dependency order, services of one level concurrently.
+    /// Fails with Errc::exited when a named service was not running.
+    Task<Result<void>> stop(std::vector<std::string> names = {}, std::stop_token stop = {});
+    /// Stops (if running) and starts `name`; closes an open circuit.
+    Task<Result<void>> restart(std::string name, std::stop_token stop = {});
+
+    /// The service called `name`, or nullptr.
+    Service* find(const std::string& name) const;
+    /// Every service's status, in the order they were added.
+    std::vector<ServiceStatus> status() const;
+    std::vector<std::string> names() const { return order_; }
+    EventBus& events() noexcept { return events_; }
+
+private:
+    /// name → depth in the dependency graph (0: depends on nothing).
+    std::map<std::string, int> levels() const;
+    Result<std::vector<std::string>> resolve(const std::vector<std::string>& names) const;
+    Task<Result<void>> start_one(Service* svc, std::stop_token stop);
+    Task<void> stop_one(Service* svc, Result<void>* out, std::stop_token stop);
+
+    SupervisorOptions options_;
+    EventBus events_;
+    std::map<std::string, std::unique_ptr<Service>> services_;
+    std::vector<std::string> order_;
+    TaskScope* actors_ = nullptr;  // while run() is active
+};
+
+}  // namespace reins::supervisor

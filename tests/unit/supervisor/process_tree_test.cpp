@@ -1,0 +1,279 @@
+#include <doctest/doctest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "harness.hpp"
+#include "reins/async/process.hpp"
+#include "reins/async/timer.hpp"
+#include "reins/supervisor/process_tree.hpp"
+
+extern char** environ;
+
+using namespace reins;
+using namespace reins::test;
+using namespace reins::supervisor;
+
+namespace {
+
+// Kills the grandchildren a test learned about, by pid, whatever happens to
+// the test (the fixture's own Process kills its group when destroyed). If a
+// subreaper made one our child, it is reaped here too.
+struct PidGuard {
+    std::vector<pid_t> pids;
+    PidGuard() = default;
+    PidGuard(const PidGuard&) = delete;
+    PidGuard& operator=(const PidGuard&) = delete;
+    ~PidGuard() {
+        for (pid_t pid : pids) {
+            if (pid <= 1) continue;
+            ::kill(pid, SIGKILL);
+            auto st = read_proc_stat(pid);
+            if (st && st->ppid == ::getpid()) ::waitpid(pid, nullptr, 0);
+        }
+    }
+};
+
+std::string fixture_path() {
+    const char* f = std::getenv("REINS_FIXTURE");
+    REQUIRE_MESSAGE(f != nullptr, "REINS_FIXTURE must name the fixture server binary");
+    return f;
+}
+
+// An instance id no other process on the machine carries.
+std::string unique_instance() {
+    static std::atomic<int> n{0};
+    return "tree-test-" + std::to_string(::getpid()) + "-" + std::to_string(++n) + "-" +
+           std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+}
+
+// Our environment, with REINS_INSTANCE replaced by `instance` (or removed).
+std::vector<std::string> env_with_instance(const std::string& instance) {
+    std::vector<std::string> env;
+    for (char** e = environ; *e; ++e)
+        if (std::string_view(*e).rfind("REINS_INSTANCE=", 0) != 0) env.emplace_back(*e);
+    if (!instance.empty()) env.push_back("REINS_INSTANCE=" + instance);
+    return env;
+}
+
+Result<Process> spawn_fixture(const std::string& instance, std::vector<std::string> flags) {
+    ProcessOptions o;
+    o.argv = {fixture_path(), "--no-listen"};
+    for (auto& f : flags) o.argv.push_back(std::move(f));
+    o.env = env_with_instance(instance);
+    o.err = Stdio::inherit;
+    return Process::spawn(std::move(o));
+}
+
+// The pid P of the fixture's "fixture: grandchild pid P listening on ..." line.
+Task<pid_t> read_grandchild_pid(Stream* out) {
+    static constexpr std::string_view tag = "fixture: grandchild pid ";
+    std::string text;
+    for (;;) {
+        auto pos = text.find(tag);
+        if (pos != std::string::npos && text.find('\n', pos) != std::string::npos)
+            co_return static_cast<pid_t>(std::atoi(text.c_str() + pos + tag.size()));
+        auto r = co_await out->read();
+        if (!r) co_return 0;
+        text.append(*r);
+    }
+}
+
+bool contains(const std::vector<ProcessRef>& refs, pid_t pid) {
+    return std::any_of(refs.begin(), refs.end(), [pid](const ProcessRef& r) { return r.pid == pid; });
+}
+
+std::size_t count(const std::vector<ProcessRef>& refs, pid_t pid) {
+    return static_cast<std::size_t>(
+        std::count_if(refs.begin(), refs.end(), [pid](const ProcessRef& r) { return r.pid == pid; }));
+}
+
+// Waits (generously) until `ref` is no longer a live process.
+Task<bool> wait_dead(ProcessRef ref) {
+    for (int i = 0; i < 500; ++i) {
+        if (!process_alive(ref)) co_return true;
+        co_await sleep(10ms);
+    }
+    co_return false;
+}
+
+}  // namespace
+
+TEST_SUITE("process_tree") {
+    TEST_CASE("/proc/PID/stat is parsed after the last ')'") {
+        auto st = parse_proc_stat(
+            "4242 (a) b (c)) S 7 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 50");
+        REQUIRE(st.has_value());
+        CHECK(st->state == 'S');
+        CHECK(st->ppid == 7);
+        CHECK(st->pgrp == 4242);
+        CHECK(st->session == 4242);
+        CHECK(st->start_time == 987654);
+        CHECK_FALSE(parse_proc_stat("4242 (truncated) S 1 2").has_value());
+        CHECK_FALSE(parse_proc_stat("no parenthesis").has_value());
+
+        auto self = process_start_time(::getpid());
+        REQUIRE(self.has_value());
+        CHECK(*self > 0);
+        auto again = process_ref(::getpid());
+        REQUIRE(again.has_value());
+        CHECK(again->start_time == *self);
+        auto missing = process_start_time(0x3ffffff0);  // above pid_max
+        REQUIRE_FALSE(missing.has_value());
+        CHECK(missing.error().message().find("/proc/1073741808/stat") != std::string::npos);
+    }
+
+    TEST_CASE("a setsid'd double-forked grandchild is found by its REINS_INSTANCE, not by group") {
+        run_test([](std::stop_token) -> Task<void> {
+            PidGuard guard;
+            const std::string id = unique_instance();
+            auto p = spawn_fixture(id, {"--grandchild-mode", "setsid"});
+            REQUIRE(p.has_value());
+            Stream out = p->take_stdout();
+            pid_t g = co_await read_grandchild_pid(&out);
+            guard.pids.push_back(g);
+            REQUIRE(g > 1);
+            auto gst = read_proc_stat(g);
+            REQUIRE(gst.has_value());
+            CHECK(gst->pgrp == g);  // its own session and group
+            CHECK(gst->session == g);
+
+            auto by_instance = find_instance_processes(id);
+            CHECK(contains(by_instance, g));
+            CHECK(contains(by_instance, p->pid()));
+            CHECK(by_instance.size() == 2);
+            CHECK_FALSE(contains(find_group_processes(p->pid()), g));
+            CHECK(contains(find_group_processes(p->pid()), p->pid()));
+
+            auto all = service_processes(p->pid(), id);
+            CHECK(all.size() == 2);
+            CHECK(count(all, g) == 1);
+            CHECK(count(all, p->pid()) == 1);
+            CHECK_FALSE(contains(all, ::getpid()));
+
+            // Whole entries only: a prefix of the id, or another id, finds nothing.
+            CHECK(find_instance_processes(id.substr(0, id.size() - 1)).empty());
+            CHECK(find_instance_processes(id + "x").empty());
+            CHECK(find_instance_processes("").empty());
+        });
+    }
+
+    TEST_CASE("a double-forked grandchild in the group is listed once") {
+        run_test([](std::stop_token) -> Task<void> {
+            PidGuard guard;
+            const std::string id = unique_instance();
+            auto p = spawn_fixture(id, {"--grandchild-mode", "double-fork"});
+            REQUIRE(p.has_value());
+            Stream out = p->take_stdout();
+            pid_t g = co_await read_grandchild_pid(&out);
+            guard.pids.push_back(g);
+            REQUIRE(g > 1);
+            CHECK(contains(find_group_processes(p->pid()), g));
+            CHECK(contains(find_instance_processes(id), g));
+            auto all = service_processes(p->pid(), id);
+            CHECK(all.size() == 2);
+            CHECK(count(all, g) == 1);
+        });
+    }
+
+    TEST_CASE("a plain grandchild is found by process group") {
+        run_test([](std::stop_token) -> Task<void> {
+            PidGuard guard;
+            auto p = spawn_fixture("", {"--grandchild-mode", "plain"});
+            REQUIRE(p.has_value());
+            Stream out = p->take_stdout();
+            pid_t g = co_await read_grandchild_pid(&out);
+            guard.pids.push_back(g);
+            REQUIRE(g > 1);
+            auto group = find_group_processes(p->pid());
+            CHECK(group.size() == 2);
+            CHECK(contains(group, g));
+            CHECK(contains(group, p->pid()));
+            auto gst = read_proc_stat(g);
+            REQUIRE(gst.has_value());
+            CHECK(gst->ppid == p->pid());
+            CHECK(find_group_processes(0).empty());
+            CHECK(find_group_processes(1).empty());
+        });
+    }
+
+    TEST_CASE("signal_process refuses a pid whose start time differs") {
+        run_test([](std::stop_token) -> Task<void> {
+            ProcessOptions o;
+            o.argv = {"/bin/sleep", "100"};
+            auto p = Process::spawn(std::move(o));
+            REQUIRE(p.has_value());
+            auto ref = process_ref(p->pid());
+            REQUIRE(ref.has_value());
+
+            ProcessRef fake{p->pid(), ref->start_time + 1};
+            auto r = signal_process(fake, SIGKILL);
+            REQUIRE_FALSE(r.has_value());
+            CHECK(r.error().is(Errc::exited));
+            CHECK(r.error().message().find("reused") != std::string::npos);
+            CHECK(r.error().message().find(std::to_string(p->pid())) != std::string::npos);
+            CHECK_FALSE(process_alive(fake));
+            CHECK(signal_all({fake}, SIGKILL) == 0);
+            co_await sleep(50ms);
+            CHECK(process_alive(*ref));
+            CHECK_FALSE(p->exited());
+
+            auto bad = signal_process(ProcessRef{1, 1}, SIGTERM);
+            REQUIRE_FALSE(bad.has_value());
+            CHECK_FALSE(bad.error().is(Errc::exited));
+            CHECK_FALSE(signal_process(ProcessRef{0, 0}, SIGTERM).has_value());
+
+            auto ok = signal_process(*ref, SIGTERM);
+            CHECK_MESSAGE(ok.has_value(), (ok ? std::string() : ok.error().message()));
+            auto st = co_await p->wait();
+            REQUIRE(st.has_value());
+            CHECK(st->signal == SIGTERM);
+
+            // Reaped by libuv: the same ref is refused now.
+            auto late = signal_process(*ref, SIGTERM);
+            REQUIRE_FALSE(late.has_value());
+            CHECK(late.error().is(Errc::exited));
+            CHECK_FALSE(process_alive(*ref));
+        });
+    }
+
+    TEST_CASE("signal_all reaches the group and the setsid'd grandchild; SIGKILL leaves none alive") {
+        run_test([](std::stop_token) -> Task<void> {
+            PidGuard guard;
+            const std::string id = unique_instance();
+            auto p = spawn_fixture(id, {"--ignore-term", "--grandchild-mode", "setsid", "--grandchild-ignore-term"});
+            REQUIRE(p.has_value());
+            Stream out = p->take_stdout();
+            pid_t g = co_await read_grandchild_pid(&out);
+            guard.pids.push_back(g);
+            REQUIRE(g > 1);
+            auto refs = service_processes(p->pid(), id);
+            REQUIRE(refs.size() == 2);
+
+            CHECK(signal_all(refs, SIGTERM) == 2);  // both ignore it
+            co_await sleep(50ms);
+            CHECK(signal_all(refs, 0) == 2);
+            CHECK_FALSE(p->exited());
+
+            CHECK(signal_all(refs, SIGKILL) == 2);
+            auto st = co_await p->wait();
+            REQUIRE(st.has_value());
+            CHECK(st->signal == SIGKILL);
+            for (const auto& ref : refs) {
+                bool dead = co_await wait_dead(ref);
+                CHECK_MESSAGE(dead, "pid " << ref.pid << " still alive");
+            }
+            CHECK(service_processes(p->pid(), id).empty());
+            CHECK(signal_all(refs, SIGKILL) == 0);
+        });
+    }
+}
