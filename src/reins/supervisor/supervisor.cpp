@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <functional>
+#include <optional>
 #include <set>
 #include <unistd.h>
 
 #include "reins/async/timer.hpp"
+#include "reins/supervisor/subreaper.hpp"
 
 extern char** environ;
 
@@ -122,6 +124,17 @@ Result<std::vector<std::string>> Supervisor::resolve(const std::vector<std::stri
 Task<void> Supervisor::run(std::stop_token stop) {
     auto valid = validate();
     if (!valid) throw std::logic_error(valid.error().message());  // add() callers must validate first
+    std::optional<Subreaper> reaper;
+    if (options_.subreaper) {
+        auto r = Subreaper::enable();
+        if (r) {
+            reaper.emplace(std::move(*r));
+            reaper->on_reaped([this](pid_t, const ExitStatus&) { ++orphans_reaped_; });
+        } else if (options_.say) {
+            options_.say("cannot become a child subreaper (" + r.error().message() +
+                         "): double-forked descendants will be re-parented to init instead");
+        }
+    }
     TaskScope actors;  // shielded: stopped in dependency order below
     actors_ = &actors;
     for (const auto& n : order_) actors.spawn(services_.at(n)->run(actors.token()));
@@ -131,6 +144,7 @@ Task<void> Supervisor::run(std::stop_token stop) {
     actors_ = nullptr;
     actors.request_stop();
     co_await actors.join();
+    if (reaper) reaper->reap_now();
 }
 
 Task<Result<void>> Supervisor::start(std::vector<std::string> names, std::stop_token stop) {

@@ -29,6 +29,11 @@ struct SupervisorOptions {
     std::function<void(const std::string&)> say;
     /// The environment services inherit; empty: this process's environment.
     std::vector<std::string> base_env;
+    /// Make this process a child subreaper while run() is active, so that
+    /// descendants that double-fork are re-parented to it, reaped, and
+    /// stopped with their service (SPEC §5.1). Process-wide: off by default
+    /// for embedding hosts; the reins executable turns it on.
+    bool subreaper = false;
 };
 
 class Supervisor {
@@ -63,6 +68,8 @@ public:
 
     /// The service called `name`, or nullptr.
     Service* find(const std::string& name) const;
+    /// Orphans reaped by the subreaper so far (0 without one).
+    uint64_t orphans_reaped() const noexcept { return orphans_reaped_; }
     /// Every service's status, in the order they were added.
     std::vector<ServiceStatus> status() const;
     std::vector<std::string> names() const { return order_; }
@@ -80,6 +87,7 @@ private:
     std::map<std::string, std::unique_ptr<Service>> services_;
     std::vector<std::string> order_;
     TaskScope* actors_ = nullptr;  // while run() is active
+    uint64_t orphans_reaped_ = 0;
 };
 
 }  // namespace reins::supervisor

@@ -238,3 +238,33 @@ TEST_SUITE("lifecycle") {
         CHECK_FALSE(pid_alive(pid));
     }
 }
+
+TEST_SUITE("lifecycle") {
+    TEST_CASE("with the subreaper, a double-forked orphan comes to us and is reaped: no zombie") {
+        CollectingSink sink;
+        auto opts = sink_options(&sink);
+        opts.subreaper = true;
+        Supervisor sup(opts);
+        auto s = spec("forker", fixture_cmd({"--no-listen", "--grandchild", "--grandchild-mode", "double-fork"}));
+        s.ready.kind = ProbeKind::log;
+        s.ready.target = "grandchild pid";
+        REQUIRE(sup.add(s));
+        int gpid = 0;
+        run_engine(sup, [&gpid, &sink](Supervisor& sv, std::stop_token) -> Task<void> {
+            auto r = co_await sv.start();
+            REQUIRE_MESSAGE(r.has_value(), why(r));
+            for (const auto& l : sink.lines)
+                if (auto at = l.text.find("grandchild pid "); at != std::string::npos)
+                    gpid = std::atoi(l.text.c_str() + at + 15);
+            REQUIRE(gpid > 0);
+            auto st = read_proc_stat(gpid);
+            REQUIRE(st.has_value());
+            CHECK(st->ppid == ::getpid());  // re-parented to the subreaper, not to init
+            ::kill(gpid, SIGKILL);          // an orphan dies on its own
+            for (int i = 0; i < 200 && sv.orphans_reaped() == 0; ++i) co_await sleep(10ms);
+            CHECK(sv.orphans_reaped() >= 1);
+            CHECK_FALSE(read_proc_stat(gpid).has_value());  // reaped: no zombie left
+        });
+        if (gpid > 0 && pid_alive(gpid)) ::kill(gpid, SIGKILL);
+    }
+}
