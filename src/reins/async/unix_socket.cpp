@@ -106,6 +106,13 @@ Result<PeerCredentials> peer_credentials(const Stream& s) {
     uv_os_fd_t fd = -1;
     int rc = uv_fileno(reinterpret_cast<const uv_handle_t*>(s.uv()), &fd);
     if (rc != 0) return fail(uv_error(rc, "peer credentials"));
+    // On other sockets the kernel answers too (pid 0, the overflow uid):
+    // refuse, so a TCP peer is never taken for uid 65534.
+    sockaddr_storage local{};
+    socklen_t local_len = sizeof local;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) != 0)
+        return fail(uv_error(last_error(), "peer credentials"));
+    if (local.ss_family != AF_UNIX) return fail(uv_error(UV_EINVAL, "peer credentials: not a Unix socket"));
     ucred u{};
     socklen_t len = sizeof u;
     if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &u, &len) != 0)

@@ -30,7 +30,8 @@ struct PeerCredentials {
 };
 
 /// The credentials of the peer of a connected Unix stream socket (as they
-/// were when it connected). Fails on a closed stream or a non-Unix socket.
+/// were when it connected). Fails on a closed stream, and with UV_EINVAL on
+/// anything but a Unix socket (where the kernel would report uid 65534).
 Result<PeerCredentials> peer_credentials(const Stream& s);
 
 /// Awaits unix_connect. It never suspends: connect() on a non-blocking Unix
@@ -64,8 +65,9 @@ public:
     /// Binds and listens at `path` (any length) with file mode `mode` (set
     /// before listen(), so nobody connects through a looser mode). A stale
     /// socket file (nobody listening) is replaced; a live one is
-    /// EADDRINUSE; a non-socket file is left alone (EEXIST). Errors name the
-    /// path: "listen /run/x.sock: ...".
+    /// EADDRINUSE (found by connecting, so the live listener sees one
+    /// connection that closes at once); a non-socket file is left alone
+    /// (EEXIST). Errors name the path: "listen /run/x.sock: ...".
     static Result<UnixListener> listen(std::string path, mode_t mode = 0600, int backlog = 128);
 
     UnixListener() noexcept = default;

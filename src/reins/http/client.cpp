@@ -17,11 +17,11 @@ public:
     const char* name() const noexcept override { return "reins.http"; }
     std::string message(int ev) const override {
         switch (static_cast<ClientErrc>(ev)) {
-        case ClientErrc::malformed_response: return "malformed HTTP response";
-        case ClientErrc::head_too_large: return "HTTP response head too large";
-        case ClientErrc::body_too_large: return "HTTP response body too large";
-        case ClientErrc::closed_early: return "connection closed before the end of the response";
-        case ClientErrc::invalid_request: return "invalid HTTP request";
+        case ClientErrc::malformed_response: return "malformed response";
+        case ClientErrc::head_too_large: return "response head too large";
+        case ClientErrc::body_too_large: return "response body too large";
+        case ClientErrc::closed_early: return "closed early";
+        case ClientErrc::invalid_request: return "invalid request";
         }
         return "unknown HTTP client error " + std::to_string(ev);
     }
@@ -136,6 +136,16 @@ std::string broke_off(const ResponseParser& p) {
 }
 
 Error client_error(ClientErrc e, std::string context) { return Error(make_error_code(e), std::move(context)); }
+
+// A peer that closed before taking the request closed early too, whichever
+// of EOF, EPIPE or ECONNRESET the timing shows us.
+Error send_failed(const Error& e, const std::string& who) {
+    if (e.code == std::error_code(UV_EPIPE, libuv_category()) ||
+        e.code == std::error_code(UV_ECONNRESET, libuv_category()))
+        return client_error(ClientErrc::closed_early, who + ": connection closed before the request was sent (" +
+                                                          uv_err_name(e.code.value()) + ")");
+    return Error(e.code, who + ": sending the request");
+}
 
 // The request head (and body) in one buffer of exactly the right size. An
 // empty string on success, else what is wrong.
@@ -293,7 +303,7 @@ Task<Result<ClientResponse>> request(Target target, std::string method, std::str
             co_return fail(interrupted(deadline, label(target, method, path), options.timeout, missing_part(parser),
                                        parser.bytes_seen()));
         if (!sent && parser.bytes_seen() == 0)  // the write's error says more
-            co_return fail(Error(sent.error().code, label(target, method, path) + ": sending the request"));
+            co_return fail(send_failed(sent.error(), label(target, method, path)));
         if (e.code == std::error_code(UV_ECONNRESET, libuv_category()))
             co_return fail(client_error(ClientErrc::closed_early,
                                         label(target, method, path) + ": connection reset " + broke_off(parser)));
@@ -301,8 +311,7 @@ Task<Result<ClientResponse>> request(Target target, std::string method, std::str
     }
 
     if (parser.state() == ResponseParser::State::done) co_return parser.take();
-    if (!sent && parser.bytes_seen() == 0)
-        co_return fail(Error(sent.error().code, label(target, method, path) + ": sending the request"));
+    if (!sent && parser.bytes_seen() == 0) co_return fail(send_failed(sent.error(), label(target, method, path)));
     ClientErrc why = ClientErrc::closed_early;
     switch (parser.failure()) {
     case ResponseParser::Failure::malformed: why = ClientErrc::malformed_response; break;

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <variant>
 
 #include "reins/async/result.hpp"
@@ -25,13 +26,20 @@
 namespace reins::http {
 
 /// Where a request goes: a TCP endpoint or the path of a Unix stream socket.
+/// (Not an aggregate, like RequestOptions: g++ 12 double-destroys a
+/// brace-initialised aggregate temporary passed to a coroutine inside a
+/// co_await expression, e.g. `co_await request(t, "GET", "/", {})`.)
 struct Target {
     std::variant<Endpoint, std::string> where;
 
+    /// No destination yet (an empty endpoint).
+    Target() = default;
+    /// A TCP endpoint or a Unix socket path (prefer tcp() and unix_socket()).
+    explicit Target(std::variant<Endpoint, std::string> w) : where(std::move(w)) {}
     /// A TCP endpoint (numeric; see parse_endpoint).
-    static Target tcp(Endpoint ep) { return Target{ep}; }
+    static Target tcp(Endpoint ep) { return Target(ep); }
     /// A Unix stream socket at `path`.
-    static Target unix_socket(std::string path) { return Target{std::move(path)}; }
+    static Target unix_socket(std::string path) { return Target(std::move(path)); }
 
     bool is_unix() const noexcept { return where.index() == 1; }
     /// "127.0.0.1:8080", "[::1]:80", "unix:/run/reins.sock".
@@ -55,6 +63,7 @@ Result<Url> parse_url(std::string_view url, std::string_view default_host = "127
 
 /// How to send one request.
 struct RequestOptions {
+    RequestOptions() = default;  // not an aggregate: see Target
     /// The whole request, from connect to the last byte: past it the request
     /// fails with Errc::timeout, however the server trickles.
     std::chrono::milliseconds timeout{1000};
@@ -65,8 +74,9 @@ struct RequestOptions {
     /// false: return as soon as the status line and headers are in, without
     /// reading the body (probes only need the status).
     bool read_body = true;
-    /// Extra request headers. Host may be overridden here; Connection and
-    /// Content-Length are the client's own and are ignored if given.
+    /// Extra request headers. Host may be overridden here; Connection,
+    /// Content-Length and Transfer-Encoding are the client's own and are
+    /// ignored if given.
     Headers headers;
     /// A request body (sent with Content-Length).
     std::string body;
@@ -84,6 +94,7 @@ enum class ClientErrc {
 
 /// The error category of ClientErrc ("reins.http").
 const std::error_category& client_category() noexcept;
+/// Lets `error.code == ClientErrc::closed_early` compare.
 inline std::error_code make_error_code(ClientErrc e) noexcept { return {static_cast<int>(e), client_category()}; }
 
 /// Sends `method path` to `target` with `Connection: close` and returns the

@@ -14,6 +14,18 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
+// RFC 9110 token: what a header name may be made of. llhttp 8 lets a space
+// in a name and an empty name through; a request with either is refused.
+bool is_token(std::string_view s) {
+    if (s.empty()) return false;
+    for (char c : s) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+        if (!ok) return false;
+    }
+    return true;
+}
+
 int hex_value(char c) {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -153,6 +165,7 @@ struct RequestParser::Impl {
     static int on_header_value_complete(llhttp_t* p) noexcept {
         Impl& s = self(p);
         if (s.head_done) return 0;
+        if (!is_token(s.field)) return s.refuse(400, "invalid header name");
         try {
             s.current.request.headers.push_back({std::move(s.field), std::string(trim(s.value))});
         } catch (...) {

@@ -155,6 +155,12 @@ int ResponseParser::on_header_value_complete() noexcept {
 int ResponseParser::on_headers_complete() noexcept {
     llhttp_t& p = native().parser;
     int status = p.status_code;
+    if (status < 100 || status > 999) {
+        // llhttp 8 takes "HTTP/1.1 3 OK"; RFC 9112 says three digits.
+        error_name_ = "HPE_INVALID_STATUS";
+        reason_ = "Invalid status code";
+        return fail_with(Failure::malformed);
+    }
     // 1xx interim responses (not 101) have no body; the final one follows.
     if (status / 100 == 1 && status != 101) return 0;
     head_complete_ = true;

@@ -53,6 +53,7 @@ public:
         truncated,       ///< the stream ended before the response did
     };
 
+    /// Ready for one response, within `options`.
     explicit ResponseParser(ResponseParserOptions options = {});
     ResponseParser(const ResponseParser&) = delete;
     ResponseParser& operator=(const ResponseParser&) = delete;
@@ -68,11 +69,14 @@ public:
     /// stream, else fails with Failure::truncated.
     State finish();
 
+    /// Where parsing stands.
     State state() const noexcept { return state_; }
+    /// Why it failed (Failure::none unless state() is failed).
     Failure failure() const noexcept { return failure_; }
     /// llhttp's error name and reason for Failure::malformed
     /// ("HPE_INVALID_CONSTANT: Expected HTTP/"); static strings.
     const char* error_name() const noexcept { return error_name_; }
+    /// See error_name().
     const char* reason() const noexcept { return reason_; }
     /// A sentence for an error message: "malformed response (HPE_...: ...)",
     /// "connection closed in the body after 10 of 20 bytes"...

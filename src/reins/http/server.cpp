@@ -1,1 +1,240 @@
-// placeholder: being written
+#include "reins/http/server.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "reins/async/timer.hpp"
+#include "reins/async/when.hpp"
+#include "reins/http/connection.hpp"
+
+namespace reins::http {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+namespace detail {
+namespace {
+
+// Makers for with_timeout: named types, never capturing lambdas inside a
+// co_await's full-expression (g++ 12).
+struct ReadSome {
+    Stream* s;
+    Stream::ReadAwaiter operator()(std::stop_token t) const { return s->read(std::move(t)); }
+};
+struct WriteAll {
+    Stream* s;
+    std::string data;
+    Stream::WriteAwaiter operator()(std::stop_token t) { return s->write(std::move(data), std::move(t)); }
+};
+
+// Time left until `deadline`, rounded up so that a deadline does not fire early.
+milliseconds left_until(Clock::time_point deadline) {
+    auto d = deadline - Clock::now();
+    if (d <= Clock::duration::zero()) return milliseconds(0);
+    return std::chrono::ceil<milliseconds>(d);
+}
+
+constexpr std::string_view continue_100 = "HTTP/1.1 100 Continue\r\n\r\n";
+constexpr milliseconds linger_time{1000};
+constexpr std::size_t linger_bytes = 256 * 1024;
+
+}  // namespace
+
+Task<Exchange::Next> read_request(Stream* s, Exchange* ex, const ServerOptions* o, std::stop_token stop) {
+    const auto head_deadline = Clock::now() + o->head_timeout;
+    std::optional<Clock::time_point> body_deadline;
+    bool sent_continue = false;
+    for (;;) {
+        Exchange::Next n = ex->next();
+        if (n.kind != Exchange::Next::Kind::need_more) co_return n;
+        if (ex->head_complete() && !body_deadline) body_deadline = Clock::now() + o->body_timeout;
+        if (ex->expects_continue() && !sent_continue) {
+            sent_continue = true;
+            auto w = co_await send_all(s, std::string(continue_100), o->write_timeout, stop);
+            if (!w) {
+                Exchange::Next end;
+                end.kind = Exchange::Next::Kind::closed;
+                co_return end;
+            }
+        }
+        milliseconds left = left_until(body_deadline ? *body_deadline : head_deadline);
+        Result<std::string_view> r = fail(Errc::timeout);
+        if (left.count() > 0) {
+            ReadSome reader{s};
+            auto got = co_await with_timeout(left, stop, reader);
+            r = std::move(got);
+        }
+        if (r) {
+            ex->append(*r);
+            continue;
+        }
+        Exchange::Next end;
+        end.kind = Exchange::Next::Kind::closed;
+        if (r.error().is(Errc::timeout) && ex->started()) {
+            end.kind = Exchange::Next::Kind::reject;
+            end.error = {408, body_deadline ? "request body too slow" : "request head too slow"};
+        }
+        co_return end;  // end of stream, read error, stop, or an idle connection's deadline
+    }
+}
+
+Task<Result<void>> send_all(Stream* s, std::string data, milliseconds timeout, std::stop_token stop) {
+    if (!*s) co_return fail(uv_error(UV_EPIPE, "write to a closed stream"));
+    uv_buf_t buf = uv_buf_init(data.data(), static_cast<unsigned>(data.size()));
+    int n = uv_try_write(s->uv(), &buf, 1);  // EAGAIN when writes are queued: order is kept
+    if (n >= 0 && static_cast<std::size_t>(n) == data.size()) co_return Result<void>{};
+    if (n > 0) data.erase(0, static_cast<std::size_t>(n));
+    else if (n != UV_EAGAIN) co_return fail(uv_error(n, "write"));
+    // The maker is a named local: a temporary built inside the co_await's
+    // full-expression is destroyed twice by g++ 12 (its string freed twice).
+    WriteAll writer{s, std::move(data)};
+    auto w = co_await with_timeout(timeout, std::move(stop), std::move(writer));
+    co_return w;
+}
+
+Task<void> linger_close(Stream* s, std::stop_token stop) {
+    if (!*s) co_return;
+    uv_os_fd_t fd = -1;
+    // Every write has completed (send_all awaits them), so shutting the
+    // socket behind libuv's back cannot cut one short.
+    if (uv_fileno(reinterpret_cast<const uv_handle_t*>(s->uv()), &fd) == 0) ::shutdown(fd, SHUT_WR);
+    const auto until = Clock::now() + linger_time;
+    std::size_t drained = 0;
+    while (drained < linger_bytes && !stop.stop_requested()) {
+        milliseconds left = left_until(until);
+        if (left.count() == 0) break;
+        ReadSome reader{s};
+        auto r = co_await with_timeout(left, stop, reader);
+        if (!r) break;
+        drained += r->size();
+    }
+    s->close();
+}
+
+}  // namespace detail
+
+namespace {
+
+Task<Response> call_handler(const Handler* h, Request req, std::stop_token stop) {
+    // A throwing handler is a bug in it, not a reason to drop the connection.
+    try {
+        Task<Response> t = (*h)(std::move(req), std::move(stop));
+        Response r = co_await std::move(t);
+        co_return r;
+    } catch (...) {
+    }
+    co_return detail::error_response(500, "internal error");
+}
+
+}  // namespace
+
+std::function<bool(const PeerCredentials&)> allow_owner_and_root() {
+    uid_t me = ::getuid();
+    return [me](const PeerCredentials& p) { return p.uid == me || p.uid == 0; };
+}
+
+Server::Server(UnixListener listener, Router router, ServerOptions options)
+    : unix_(std::move(listener)), is_unix_(true), router_(std::move(router)), options_(std::move(options)) {}
+
+Server::Server(TcpListener listener, Router router, ServerOptions options)
+    : tcp_(std::move(listener)), is_unix_(false), router_(std::move(router)), options_(std::move(options)) {}
+
+Server::~Server() = default;
+
+Task<Result<Stream>> Server::accept(std::stop_token stop) {
+    if (is_unix_) {
+        auto r = co_await unix_.accept(std::move(stop));
+        co_return r;
+    }
+    auto r = co_await tcp_.accept(std::move(stop));
+    co_return r;
+}
+
+Task<void> Server::run(std::stop_token stop) {
+    TaskScope scope(stop);
+    const std::size_t cap = std::max<std::size_t>(options_.max_connections, 1);
+    while (!scope.stop_requested()) {
+        Result<Stream> c = co_await accept(scope.token());
+        if (!c) {
+            if (c.error().is(Errc::cancelled)) break;
+            // EMFILE and the like pass: free descriptors, then accept again.
+            auto pause = co_await sleep(milliseconds(100), scope.token());
+            (void)pause;
+            continue;
+        }
+        if (active_ < cap) {
+            ++active_;
+            scope.spawn(serve_connection(this, std::move(*c), scope.token()));
+        } else if (refusing_ < cap) {
+            ++refusing_;
+            scope.spawn(refuse_busy(this, std::move(*c), scope.token()));
+        }
+        // else: the connection closes here, unanswered
+    }
+    unix_.close();
+    tcp_.close();
+    scope.request_stop();
+    co_await scope.join();
+}
+
+Task<void> Server::refuse_busy(Server* self, Stream sock, std::stop_token stop) {
+    struct Count {
+        Server* s;
+        ~Count() { --s->refusing_; }
+    } count{self};
+    Response busy = detail::error_response(503, "too many connections");
+    busy.headers.push_back({"Retry-After", "1"});
+    const detail::Framing closing{false, false, false};
+    std::string bytes = detail::serialize_response(busy, closing);
+    auto w = co_await detail::send_all(&sock, std::move(bytes), self->options_.write_timeout, stop);
+    if (w) co_await detail::linger_close(&sock, stop);
+}
+
+Task<void> Server::serve_connection(Server* self, Stream sock, std::stop_token stop) {
+    struct Count {
+        Server* s;
+        ~Count() { --s->active_; }
+    } count{self};
+    const ServerOptions& o = self->options_;
+    std::optional<PeerCredentials> peer;
+    if (self->is_unix_) {
+        auto cred = peer_credentials(sock);
+        if (cred) peer = *cred;
+    }
+    detail::Exchange ex(o.limits);
+    for (;;) {
+        detail::Exchange::Next next = co_await detail::read_request(&sock, &ex, &o, stop);
+        if (next.kind == detail::Exchange::Next::Kind::closed) co_return;
+        if (next.kind == detail::Exchange::Next::Kind::reject) {
+            const detail::Framing closing{false, false, false};
+            std::string bytes = detail::serialize_response(detail::error_response(next.error.status, next.error.reason), closing);
+            auto w = co_await detail::send_all(&sock, std::move(bytes), o.write_timeout, stop);
+            if (w) co_await detail::linger_close(&sock, stop);
+            co_return;
+        }
+        ParsedRequest& pr = next.request;
+        const bool head_only = pr.request.method == "HEAD";
+        detail::Dispatch d = detail::dispatch(self->router_, o, self->is_unix_, peer, pr.request);
+        bool keep = false;
+        if (d.kind == detail::Dispatch::Kind::stream) {
+            keep = co_await detail::serve_stream(d.stream, std::move(pr), &sock, &ex, &o, stop);
+        } else {
+            Response resp = std::move(d.response);
+            if (d.kind == detail::Dispatch::Kind::plain) {
+                Response r = co_await call_handler(d.handler, std::move(pr.request), stop);
+                resp = std::move(r);
+            }
+            keep = pr.keep_alive && !d.close && !detail::wants_close(resp.headers);
+            const detail::Framing f{keep, pr.http_1_0, head_only};
+            std::string bytes = detail::serialize_response(resp, f);
+            auto w = co_await detail::send_all(&sock, std::move(bytes), o.write_timeout, stop);
+            if (!w) co_return;
+            if (!keep) co_await detail::linger_close(&sock, stop);
+        }
+        if (!keep || stop.stop_requested()) co_return;
+    }
+}
+
+}  // namespace reins::http

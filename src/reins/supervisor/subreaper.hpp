@@ -11,8 +11,15 @@
 // (Loop::owns_child). Everything is driven by SIGCHLD: no timer, no polling.
 //
 // All children must therefore be spawned through reins::Process (or be
-// registered with Loop::child_spawned): a child forked behind libuv's back
-// is reaped here as an orphan, and its real parent code loses its status.
+// registered with Loop::child_spawned), from this Loop: a child forked
+// behind libuv's back, or spawned by a Loop on another thread, is reaped
+// here as an orphan and its own waiter loses its status.
+//
+// waitid(P_ALL) names only one zombie. When that one belongs to libuv (its
+// SIGCHLD callback has not run yet in this loop turn), the zombies behind it
+// are found by listing our children (/proc/self/task/*/children, a few
+// syscalls) and reaping each one libuv does not own with waitid(P_PID,
+// WNOHANG), so no zombie waits for another signal.
 #pragma once
 
 #include <sys/types.h>
@@ -53,7 +60,8 @@ public:
     uint64_t reaped() const noexcept;
     /// True when reins runs as PID 1.
     bool is_init() const noexcept;
-    /// Sets (or clears, with nullptr) the callback for each reaped orphan.
+    /// Sets (or clears, with nullptr) the callback for each reaped orphan;
+    /// not from inside that callback.
     void on_reaped(ReapedFn fn);
     /// Reaps every orphan zombie now; returns how many. SIGCHLD does this by
     /// itself; useful after a burst if a signal might have been lost.

@@ -103,10 +103,10 @@ TEST_SUITE("client") {
             bool f_up = co_await start_fixture(&f, std::move(f_args));
             REQUIRE(f_up);
             auto t0 = Clock::now();
-            auto r = co_await request(f.target(), "GET", "/ready", with_timeout_ms(400));
+            auto r = co_await request(f.target(), "GET", "/ready", with_timeout_ms(1000));
             REQUIRE_FALSE(r.has_value());
             CHECK(r.error().is(Errc::timeout));
-            CHECK_MESSAGE(has(r.error(), "no complete status line and headers within 400ms ("), r.error().message());
+            CHECK_MESSAGE(has(r.error(), "no complete status line and headers within 1000ms ("), r.error().message());
             CHECK(Clock::now() - t0 < 3s);
         });
     }
@@ -216,6 +216,19 @@ TEST_SUITE("client") {
         });
     }
 
+    TEST_CASE("a connect that hangs times out as 'not connected'") {
+        run_test([](std::stop_token) -> Task<void> {
+            BlackHole hole;
+            std::vector<Stream> keep;
+            bool full = co_await fill_backlog(hole.ep, &keep);
+            REQUIRE(full);
+            auto r = co_await request(Target::tcp(hole.ep), "GET", "/ready", with_timeout_ms(200));
+            REQUIRE_FALSE(r.has_value());
+            CHECK(r.error().is(Errc::timeout));
+            CHECK_MESSAGE(has(r.error(), "/ready: not connected within 200ms"), r.error().message());
+        });
+    }
+
     TEST_CASE("the request on the wire: Host, Connection: close, headers, body") {
         run_test([](std::stop_token) -> Task<void> {
             std::string seen;
@@ -281,6 +294,15 @@ TEST_SUITE("client") {
             CHECK(reset.error().code == ClientErrc::closed_early);
             CHECK_MESSAGE(has(reset.error(), "connection reset in the response head (after 25 bytes)"),
                           reset.error().message());
+            // Reset while the client still sends a large body: the write or the read fails, either way early.
+            Script rude;
+            rude.read_request = false;
+            rude.reset = true;
+            RequestOptions big;
+            big.body.assign(8 << 20, 'b');
+            auto unsent = co_await scripted(rude, "POST", "/upload", big);
+            REQUIRE_FALSE(unsent.has_value());
+            CHECK_MESSAGE(unsent.error().code == ClientErrc::closed_early, unsent.error().message());
         });
     }
 

@@ -2,6 +2,7 @@
 // scripted one-connection responder for exact byte sequences.
 #pragma once
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -30,6 +31,35 @@ inline int closed_port() {
     auto l = TcpListener::listen(loopback());
     REQUIRE(l.has_value());
     return l->local().port();
+}
+
+/// A listening socket nobody accepts from, with a backlog of 0: once one
+/// connection fills its queue the kernel drops further SYNs and connects hang
+/// (as in tcp_test). Plain fd: libuv would accept.
+struct BlackHole {
+    int fd = -1;
+    Endpoint ep;
+    BlackHole() {
+        fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        REQUIRE(fd >= 0);
+        Endpoint any = loopback();
+        REQUIRE(::bind(fd, any.sa(), sizeof(sockaddr_in)) == 0);
+        REQUIRE(::listen(fd, 0) == 0);
+        socklen_t len = sizeof ep.addr;
+        REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&ep.addr), &len) == 0);
+    }
+    ~BlackHole() { ::close(fd); }
+};
+
+/// Connects to the black hole until a connect hangs; keeps the connections
+/// that got in. True once the queue is full.
+inline Task<bool> fill_backlog(Endpoint ep, std::vector<Stream>* keep) {
+    for (int i = 0; i < 16; ++i) {
+        auto r = co_await tcp_connect(ep, std::chrono::milliseconds(200));
+        if (!r) co_return r.error().is(Errc::timeout);
+        keep->push_back(std::move(*r));
+    }
+    co_return false;
 }
 
 /// A running tools/fixture server (REINS_FIXTURE). Its Process, in a session
@@ -76,6 +106,7 @@ struct Script {
     std::chrono::milliseconds gap{5};
     bool reset = false;                         ///< end with RST instead of FIN
     bool hold = false;                          ///< keep the connection until the client closes
+    bool read_request = true;                   ///< false: answer (or reset) without reading
     std::string* request = nullptr;             ///< the request head (and body) as received
 };
 
@@ -97,7 +128,7 @@ Task<void> respond(Listener* listener, Script script, std::stop_token stop) {
     if (!accepted) co_return;
     Stream c = std::move(*accepted);
     std::string req;
-    while (!detail::request_complete(req)) {
+    while (script.read_request && !detail::request_complete(req)) {
         auto r = co_await c.read(stop);
         if (!r) break;
         req.append(*r);

@@ -157,7 +157,8 @@ TEST_SUITE("response_parser") {
         for (std::string_view bad : {std::string_view("garbage\x01\x02\r\n\r\n"), std::string_view("HTTP/1.1 2000 OK\r\n\r\n"),
                                      std::string_view("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
                                      std::string_view("HTTP/1.1 200 OK\r\nBad\x01Header: x\r\nContent-Length: 0\r\n\r\n"),
-                                     std::string_view("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")}) {
+                                     std::string_view("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
+                                     std::string_view("HTTP/1.1 3 Short\r\n\r\n"), std::string_view("HTTP/1.1 099 X\r\n\r\n")}) {
             CAPTURE(bad);
             auto r = parse(bad);
             CHECK(r.state == State::failed);

@@ -109,6 +109,7 @@ int subreaper_flag() {
 
 TEST_SUITE("subreaper") {
     TEST_CASE("enable sets the subreaper flag; destruction restores it and closes its watcher") {
+        // Not inherited across fork(): 0 unless this very process set it.
         REQUIRE(subreaper_flag() == 0);
         run_test([](std::stop_token) -> Task<void> {
             auto s = Subreaper::enable();
@@ -118,6 +119,7 @@ TEST_SUITE("subreaper") {
             CHECK_FALSE(s->is_init());  // tests never run as PID 1
             Subreaper moved = std::move(*s);
             CHECK(subreaper_flag() == 1);
+            CHECK(s->reaped() == 0);  // moved-from: empty, harmless
             {
                 Subreaper gone = std::move(moved);
             }

@@ -1,0 +1,123 @@
+// Argument parsing and output for every command.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "cli/cli.hpp"
+#include "reins/config/config.hpp"
+#include "reins/config/text.hpp"
+
+namespace reins::cli {
+
+std::string Args::get(std::string_view name, std::string def) const {
+    auto it = values.find(name);
+    return it == values.end() || it->second.empty() ? def : it->second.back();
+}
+
+Result<Args> parse_args(const std::vector<std::string>& argv, const std::vector<OptionDef>& defs) {
+    Args out;
+    auto bad = [](std::string msg) { return fail(Errc::config, std::move(msg)); };
+    for (std::size_t i = 0; i < argv.size(); ++i) {
+        const std::string& a = argv[i];
+        if (a == "--") {
+            out.dashdash = true;
+            out.after_dashdash.assign(argv.begin() + static_cast<std::ptrdiff_t>(i) + 1, argv.end());
+            break;
+        }
+        if (a.size() < 2 || a[0] != '-') {
+            out.positional.push_back(a);
+            continue;
+        }
+        const OptionDef* def = nullptr;
+        std::string value;
+        bool inline_value = false;
+        std::string shown;
+        if (a.rfind("--", 0) == 0) {
+            std::string name = a.substr(2);
+            if (auto eq = name.find('='); eq != std::string::npos) {
+                value = name.substr(eq + 1);
+                name.resize(eq);
+                inline_value = true;
+            }
+            shown = "--" + name;
+            for (const auto& d : defs)
+                if (d.long_name == name) def = &d;
+            if (!def) {
+                std::vector<std::string_view> names;
+                for (const auto& d : defs) names.push_back(d.long_name);
+                std::string msg = "unknown option " + shown;
+                if (auto c = config::closest(name, names); !c.empty()) msg += " — did you mean --" + c + "?";
+                return bad(msg);
+            }
+        } else {
+            shown = a.substr(0, 2);
+            for (const auto& d : defs)
+                if (d.short_name != 0 && d.short_name == a[1]) def = &d;
+            if (!def) return bad("unknown option " + shown);
+            if (a.size() > 2) {
+                if (def->value_name.empty()) return bad("option " + shown + " takes no value, found " + a);
+                value = a.substr(2);
+                inline_value = true;
+            }
+        }
+        if (def->value_name.empty()) {
+            if (inline_value) return bad("option " + shown + " takes no value");
+            out.values[std::string(def->long_name)].push_back("");
+            continue;
+        }
+        if (!inline_value) {
+            if (i + 1 >= argv.size()) return bad("option " + shown + " needs a value: " + shown + " " + std::string(def->value_name));
+            value = argv[++i];
+        }
+        auto& slot = out.values[std::string(def->long_name)];
+        if (!slot.empty() && !def->repeatable) return bad("option " + shown + " is given twice");
+        slot.push_back(std::move(value));
+    }
+    return out;
+}
+
+Output::Output() {
+    color_err_ = ::isatty(STDERR_FILENO) == 1 && std::getenv("NO_COLOR") == nullptr;
+}
+
+void Output::say(std::string_view text) {
+    std::string line = "reins: " + std::string(text) + "\n";
+    std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+void Output::error(std::string_view what, std::string_view hint) {
+    std::string line = "reins: " + std::string(color_err_ ? "\x1b[1;31merror:\x1b[0m " : "error: ") + std::string(what) + "\n";
+    if (!hint.empty()) line += "reins: " + std::string(hint) + "\n";
+    std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+void Output::data(std::string_view text) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+}
+
+const std::vector<OptionDef>& common_options() {
+    static const std::vector<OptionDef> defs{
+        {"config", 'c', "FILE", "config file (default: reins.toml in the current directory, else Procfile)"},
+        {"state-dir", 0, "DIR", "state directory (also REINS_STATE_DIR; default: .reins/ beside the config)"},
+        {"help", 'h', "", "show this help"},
+    };
+    return defs;
+}
+
+std::string config_path(const Args& args, Output& out) {
+    if (args.has("config")) return args.get("config");
+    std::error_code ec;
+    auto cwd = std::filesystem::current_path(ec);
+    if (auto found = config::find_config(cwd.string()); !found.empty()) {
+        // Shown as the user would name it: "reins.toml", not an absolute path.
+        return std::filesystem::path(found).filename().string();
+    }
+    out.error("no reins.toml or Procfile in " + cwd.string(),
+              "create reins.toml (see docs/config.md), or name a file with -c FILE");
+    return {};
+}
+
+}  // namespace reins::cli

@@ -1,0 +1,88 @@
+// The reins executable: a table of commands, each in its own file, sharing
+// one argument parser and one output object (SPEC §2: human lines on
+// stderr prefixed `reins:`, data on stdout, colors only on a TTY and never
+// with NO_COLOR, the seeds' exit codes).
+//
+// Adding a command: write `int run_NAME(const Args&, Output&)` in NAME.cpp
+// and add a row to commands() in main.cpp.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "reins/async/result.hpp"
+
+namespace reins::cli {
+
+/// Exit codes of the control commands (SPEC §2).
+enum Exit : int {
+    exit_ok = 0,
+    exit_not_found = 1,    ///< no supervisor / no such service / not running
+    exit_port_in_use = 2,  ///< a port the service needs is in use
+    exit_failure = 3,      ///< anything else: invalid config, bad arguments...
+};
+
+/// One option a command accepts.
+struct OptionDef {
+    std::string_view long_name;   ///< "config" for --config
+    char short_name = 0;          ///< 'c' for -c; 0: none
+    std::string_view value_name;  ///< "FILE"; empty: a flag without a value
+    std::string_view help;
+    bool repeatable = false;
+};
+
+/// Parsed arguments of one command.
+struct Args {
+    std::map<std::string, std::vector<std::string>, std::less<>> values;  ///< long name → values (flags: {""})
+    std::vector<std::string> positional;
+    std::vector<std::string> after_dashdash;  ///< COMMAND [ARG...] after `--`
+    bool dashdash = false;
+
+    bool has(std::string_view name) const { return values.find(name) != values.end(); }
+    /// The last value given for `name`, or `def`.
+    std::string get(std::string_view name, std::string def = {}) const;
+};
+
+/// Parses `argv` (the arguments after the command words) against `defs`.
+/// Errors say which argument and what was expected.
+Result<Args> parse_args(const std::vector<std::string>& argv, const std::vector<OptionDef>& defs);
+
+/// Human output on stderr, data on stdout.
+class Output {
+public:
+    Output();
+    /// "reins: TEXT" on stderr.
+    void say(std::string_view text);
+    /// "reins: error: WHAT" and, when given, "reins: HINT" on stderr.
+    void error(std::string_view what, std::string_view hint = {});
+    /// Data on stdout, as is.
+    void data(std::string_view text);
+    /// Colors on stderr (a TTY, and NO_COLOR not set).
+    bool color() const noexcept { return color_err_; }
+
+private:
+    bool color_err_ = false;
+};
+
+/// Options every command takes (-c/--config, --state-dir, -h/--help).
+const std::vector<OptionDef>& common_options();
+
+/// The config file a command works on: -c FILE, else reins.toml or
+/// Procfile in the current directory. Empty after saying why there is none.
+std::string config_path(const Args& args, Output& out);
+
+/// A command of the table.
+struct Command {
+    std::vector<std::string_view> words;  ///< {"check"}, {"config", "migrate"}
+    std::string_view args_usage;          ///< "[-c FILE] [--json]"
+    std::string_view summary;
+    std::vector<OptionDef> options;       ///< besides common_options()
+    int (*run)(const Args&, Output&);
+};
+
+int run_check(const Args& args, Output& out);
+int run_migrate(const Args& args, Output& out);
+
+}  // namespace reins::cli
