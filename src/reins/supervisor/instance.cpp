@@ -38,7 +38,8 @@ Instance::~Instance() {
 
 std::vector<std::string> Instance::environment() const {
     std::map<std::string, std::string> env;
-    for (const auto& kv : ctx_.base_env) {
+    static const std::vector<std::string> none;
+    for (const auto& kv : ctx_.base_env ? *ctx_.base_env : none) {
         if (spec_.env_clear && !kept_by_env_clear(kv)) continue;
         auto eq = kv.find('=');
         if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);

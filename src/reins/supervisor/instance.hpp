@@ -32,7 +32,8 @@ struct InstanceContext {
     OutputSink* sink = nullptr;      ///< may be null: output is read and dropped
     std::deque<std::string>* recent = nullptr;  ///< the last output lines (bounded)
     std::string notify_path;         ///< sd_notify socket ("@…" abstract) when ready.notify
-    std::vector<std::string> base_env;  ///< the supervisor's environment ("K=V")
+    /// The supervisor's environment ("K=V"), shared by every service.
+    std::shared_ptr<const std::vector<std::string>> base_env;
 };
 
 /// One spawned run of a service. Create with launch(); always await

@@ -7,6 +7,14 @@ namespace reins::supervisor {
 
 RestartPolicy::RestartPolicy(RestartSpec spec, uint64_t seed) : spec_(std::move(spec)), rng_(seed) {}
 
+double RestartPolicy::next_unit() {
+    uint64_t z = (rng_ += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return static_cast<double>(z >> 11) * 0x1.0p-53;
+}
+
 bool RestartPolicy::is_failure(const Ending& e) const {
     if (e.kind != EndKind::exited) return true;
     if (e.signal != 0) return true;
@@ -37,8 +45,7 @@ RestartDecision RestartPolicy::decide(const Ending& e, Clock::time_point now) {
     restarts_.push_back(now);
     double factor = 1.0;
     if (spec_.jitter > 0) {
-        std::uniform_real_distribution<double> dist(1.0 - spec_.jitter, 1.0 + spec_.jitter);
-        factor = dist(rng_);
+        factor = 1.0 - spec_.jitter + 2.0 * spec_.jitter * next_unit();
     }
     d.action = RestartDecision::Action::restart;
     d.attempt = n;

@@ -29,7 +29,8 @@ struct ServiceContext {
     EventBus* events = nullptr;          ///< where transitions are published (required)
     OutputSink* sink = nullptr;          ///< where output lines go (null: dropped)
     std::string notify_dir;              ///< folder for sd_notify sockets ("": abstract names)
-    std::vector<std::string> base_env;   ///< the environment services inherit ("K=V")
+    /// The environment services inherit ("K=V"), one copy for all of them.
+    std::shared_ptr<const std::vector<std::string>> base_env;
     /// Human progress lines ("waiting for pid 812 of web"); may be empty.
     std::function<void(const std::string&)> say;
 };

@@ -36,6 +36,7 @@ Task<void> wait_until_stopped(std::stop_token stop) {
 
 Supervisor::Supervisor(SupervisorOptions options) : options_(std::move(options)) {
     if (options_.base_env.empty()) options_.base_env = own_environment();
+    base_env_ = std::make_shared<const std::vector<std::string>>(options_.base_env);
 }
 
 Result<void> Supervisor::add(ServiceSpec spec) {
@@ -45,7 +46,7 @@ Result<void> Supervisor::add(ServiceSpec spec) {
     for (const auto& d : spec.depends_on)
         if (d.name == spec.name) return fail(Errc::config, "service " + spec.name + " depends on itself");
     std::string name = spec.name;
-    ServiceContext ctx{&events_, options_.sink, options_.notify_dir, options_.base_env, options_.say};
+    ServiceContext ctx{&events_, options_.sink, options_.notify_dir, base_env_, options_.say};
     auto svc = std::make_unique<Service>(std::move(spec), std::move(ctx));
     Service* raw = svc.get();
     services_.emplace(name, std::move(svc));

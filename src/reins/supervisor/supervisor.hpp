@@ -86,6 +86,7 @@ private:
     EventBus events_;
     std::map<std::string, std::unique_ptr<Service>> services_;
     std::vector<std::string> order_;
+    std::shared_ptr<const std::vector<std::string>> base_env_;  // shared by every service
     TaskScope* actors_ = nullptr;  // while run() is active
     uint64_t orphans_reaped_ = 0;
 };
