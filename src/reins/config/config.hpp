@@ -33,6 +33,7 @@ enum class Format {
     procfile,  ///< Procfile (+ .env)
 };
 
+/// "toml", "legacy" or "procfile".
 std::string_view to_string(Format f) noexcept;
 
 /// The [supervisor] table.
@@ -43,6 +44,7 @@ struct SupervisorSettings {
     bool allow_remote = false;
 };
 
+/// A loaded file: supervisor settings and every service, defaults applied.
 struct Config {
     std::string path;          ///< absolute path of the file
     std::string display_path;  ///< the path as the user gave it (messages)
@@ -59,10 +61,12 @@ struct Config {
     const supervisor::ServiceSpec* find(std::string_view name) const;
 };
 
+/// What a file does not say.
 struct LoadOptions {
     int port_base = 5000;  ///< Procfile: PORT = port_base + 100 × index
 };
 
+/// The config and every diagnostic about it (the config is complete only when ok()).
 struct LoadResult {
     Config config;                        ///< complete when ok()
     std::vector<Diagnostic> diagnostics;  ///< errors and warnings, in file order

@@ -14,8 +14,10 @@
 
 namespace reins::config {
 
+/// An error makes the file invalid; a warning does not.
 enum class Severity { error, warning };
 
+/// One problem, where it is, and what to do about it.
 struct Diagnostic {
     Severity severity = Severity::error;
     std::string file;     ///< as the user named it ("reins.toml", "./.env")
@@ -29,6 +31,7 @@ struct Diagnostic {
     bool is_error() const noexcept { return severity == Severity::error; }
 };
 
+/// How format() prints.
 struct FormatOptions {
     bool color = false;    ///< ANSI colors (the CLI decides: a TTY and no NO_COLOR)
     bool excerpt = true;   ///< add the source line and a caret under the column

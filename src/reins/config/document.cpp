@@ -31,6 +31,7 @@ std::string describe(const Node& n) {
     case Node::Type::datetime: return "date-time " + n.str;
     case Node::Type::array: return n.items.empty() ? "an empty array" : "an array";
     case Node::Type::table: return n.members.empty() ? "an empty table" : "a table";
+    case Node::Type::comment: return "a comment";
     }
     return "a value";
 }

@@ -24,19 +24,22 @@ struct Pos {
 
 struct Member;
 
+/// A TOML value (or, written only, a comment line) with its position.
 struct Node {
-    enum class Type { string, integer, floating, boolean, datetime, array, table };
+    enum class Type : uint8_t {
+        string, integer, floating, boolean, datetime, array, table,
+        comment,  ///< output only: a "# str" line in a table (to_toml; JSON skips it)
+    };
 
     Type type = Type::table;
-    Pos pos;                      ///< where the value (or the table's header) starts
     bool inline_table = false;    ///< a `{ ... }` table
-    std::string str;              ///< string; a date-time's text
+    bool boolean = false;
+    Pos pos;                      ///< where the value (or the table's header) starts
     int64_t integer = 0;
     double floating = 0;
-    bool boolean = false;
+    std::string str;              ///< string; a date-time's text; a comment
     std::vector<Node> items;      ///< array
     std::vector<Member> members;  ///< table, in file order
-    std::vector<std::string> notes;  ///< table: "# " lines written under its header (output only)
 
     bool is_table() const noexcept { return type == Type::table; }
     /// The member `key` of a table, or nullptr.

@@ -48,6 +48,13 @@ Node& add(Node& t, std::string key, Node value) {
     return t.members.back().value;
 }
 
+void note(Node& t, std::string text) {
+    Node c;
+    c.type = Node::Type::comment;
+    c.str = std::move(text);
+    t.members.push_back(Member{{}, {}, std::move(c)});
+}
+
 namespace {
 
 /// The shortest text that reads back as the same double, always with a '.'.
@@ -65,15 +72,17 @@ std::string float_text(double v) {
 }
 
 bool is_section(const Node& n) { return n.is_table() && !n.inline_table; }
+bool is_comment(const Node& n) { return n.type == Node::Type::comment; }
 
 void write_table(std::string& out, const Node& t, const std::string& path) {
-    for (const auto& note : t.notes) out += "# " + note + "\n";
     for (const auto& m : t.members)
-        if (!is_section(m.value)) out += key_text(m.key) + " = " + toml_value(m.value) + "\n";
+        if (is_comment(m.value)) out += "# " + m.value.str + "\n";
+    for (const auto& m : t.members)
+        if (!is_section(m.value) && !is_comment(m.value)) out += key_text(m.key) + " = " + toml_value(m.value) + "\n";
     for (const auto& m : t.members) {
         if (!is_section(m.value)) continue;
         std::string sub = path.empty() ? key_text(m.key) : path + "." + key_text(m.key);
-        bool direct = !m.value.notes.empty();
+        bool direct = false;
         bool has_sections = false;
         for (const auto& c : m.value.members) {
             if (is_section(c.value)) has_sections = true;
@@ -127,17 +136,22 @@ void write_json(std::string& out, const Node& n, bool pretty, int depth) {
         if (!n.items.empty()) newline(depth);
         out += "]";
         return;
-    case Node::Type::table:
+    case Node::Type::table: {
         out += "{";
-        for (std::size_t i = 0; i < n.members.size(); ++i) {
-            if (i) out += ",";
+        bool first = true;
+        for (const auto& m : n.members) {
+            if (is_comment(m.value)) continue;
+            if (!first) out += ",";
+            first = false;
             newline(depth + 1);
-            out += json_string(n.members[i].key) + (pretty ? ": " : ":");
-            write_json(out, n.members[i].value, pretty, depth + 1);
+            out += json_string(m.key) + (pretty ? ": " : ":");
+            write_json(out, m.value, pretty, depth + 1);
         }
-        if (!n.members.empty()) newline(depth);
+        if (!first) newline(depth);
         out += "}";
         return;
+    }
+    case Node::Type::comment: out += "null"; return;
     }
 }
 
@@ -156,12 +170,14 @@ std::string toml_value(const Node& n) {
         return out + "]";
     }
     case Node::Type::table: {
-        if (n.members.empty()) return "{}";
-        std::string out = "{ ";
-        for (std::size_t i = 0; i < n.members.size(); ++i)
-            out += (i ? ", " : "") + key_text(n.members[i].key) + " = " + toml_value(n.members[i].value);
-        return out + " }";
+        std::string out;
+        for (const auto& m : n.members) {
+            if (is_comment(m.value)) continue;
+            out += (out.empty() ? "{ " : ", ") + key_text(m.key) + " = " + toml_value(m.value);
+        }
+        return out.empty() ? "{}" : out + " }";
     }
+    case Node::Type::comment: return "\"\"";
     }
     return "\"\"";
 }

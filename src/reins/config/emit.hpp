@@ -15,6 +15,7 @@
 
 namespace reins::config {
 
+/// Which keys to_document writes.
 enum class EmitMode {
     effective,  ///< every key, defaults included; paths absolute
     minimal,    ///< only what differs from the defaults; paths relative to the file's folder
@@ -23,7 +24,7 @@ enum class EmitMode {
 /// The config as a version 1 document.
 Node to_document(const Config& cfg, EmitMode mode);
 
-/// TOML text of a document (tables as [sections], `notes` as comments).
+/// TOML text of a document (tables as [sections], comment members as "# " lines).
 std::string to_toml(const Node& doc);
 
 /// JSON text of a tree: tables become objects (in order), arrays arrays.
@@ -44,5 +45,7 @@ Node make_table(bool inline_table = false);
 Node make_array();
 /// Appends member `key` to table `t`; returns the new value.
 Node& add(Node& t, std::string key, Node value);
+/// Appends a comment line to table `t` (written under its header by to_toml).
+void note(Node& t, std::string text);
 
 }  // namespace reins::config

@@ -101,7 +101,7 @@ Node service(const Config& cfg, const ServiceSpec& s, bool all) {
     w.put(t, "cwd", s.cwd, d.cwd, make_string(cwd));
     w.put(t, "env_clear", s.env_clear, d.env_clear, make_bool(s.env_clear));
     if (s.port.kind != PortSpec::Kind::none) add(t, "port", port(s.port));
-    else if (all) t.notes.push_back("port: none (no PORT is exported)");
+    else if (all) note(t, "port: none (no PORT is exported)");
     if (!s.port_env.empty()) add(t, "port_env", make_string(s.port_env));
     w.put(t, "host", s.host, d.host, make_string(s.host));
     bool all_ready = true;
@@ -124,7 +124,7 @@ Node service(const Config& cfg, const ServiceSpec& s, bool all) {
 
     Node ready = make_table();
     probe_kind(ready, s.ready.kind, s.ready.target, Millis{0});
-    if (s.ready.kind == ProbeKind::none && all) ready.notes.push_back("no readiness probe: running once spawned" +
+    if (s.ready.kind == ProbeKind::none && all) note(ready, "no readiness probe: running once spawned" +
         std::string(s.ready.after.count() ? " and up for `after`" : ""));
     w.put(ready, "timeout", s.ready.timeout, d.ready.timeout, duration(s.ready.timeout));
     w.put(ready, "interval", s.ready.interval, d.ready.interval, duration(s.ready.interval));
@@ -134,7 +134,7 @@ Node service(const Config& cfg, const ServiceSpec& s, bool all) {
 
     Node health = make_table();
     probe_kind(health, s.health.kind, s.health.target, s.health.watchdog);
-    if (s.health.kind == ProbeKind::none && all) health.notes.push_back("no health probe");
+    if (s.health.kind == ProbeKind::none && all) note(health, "no health probe");
     w.put(health, "interval", s.health.interval, d.health.interval, duration(s.health.interval));
     w.put(health, "timeout", s.health.timeout, d.health.timeout, duration(s.health.timeout));
     w.put(health, "failures", s.health.failures, d.health.failures, make_integer(s.health.failures));
@@ -181,7 +181,7 @@ Node to_document(const Config& cfg, EmitMode mode) {
     add(doc, "version", make_integer(current_version));
     Node sup = make_table();
     if (!cfg.supervisor.listen.empty()) add(sup, "listen", make_string(cfg.supervisor.listen));
-    else if (all) sup.notes.push_back("listen: off (no TCP /live and /ready)");
+    else if (all) note(sup, "listen: off (no TCP /live and /ready)");
     if (all || cfg.supervisor.allow_remote) add(sup, "allow_remote", make_bool(cfg.supervisor.allow_remote));
     if (all || !sup.members.empty()) add(doc, "supervisor", std::move(sup));
     Node services = make_table();

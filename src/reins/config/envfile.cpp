@@ -162,6 +162,10 @@ ProcfileParse parse_procfile(std::string_view text, const std::string& file) {
         std::string_view l = c.rest_of_line();
         if (!c.done()) c.next();
         if (l.empty() || l.front() == '#') continue;
+        if (l.find('\0') != std::string_view::npos) {
+            error(line, col, "a Procfile line cannot contain a NUL character");
+            continue;
+        }
         auto colon = l.find(':');
         std::string_view name = l.substr(0, colon);
         while (!name.empty() && blank(name.back())) name.remove_suffix(1);

@@ -20,12 +20,14 @@
 
 namespace reins::config {
 
+/// One KEY=VALUE of a .env file.
 struct EnvEntry {
     std::string key;
     std::string value;
     int line = 0;
 };
 
+/// What a .env file holds, and its bad lines.
 struct EnvParse {
     std::vector<EnvEntry> entries;        ///< in file order (a later KEY wins)
     std::vector<Diagnostic> diagnostics;  ///< lines that could not be read
@@ -34,6 +36,7 @@ struct EnvParse {
 /// Parses .env text; `file` names it in the diagnostics.
 EnvParse parse_env(std::string_view text, const std::string& file);
 
+/// One `name: command` line.
 struct ProcfileEntry {
     std::string name;
     std::string command;
@@ -41,6 +44,7 @@ struct ProcfileEntry {
     int command_column = 0;
 };
 
+/// What a Procfile holds, and its bad lines.
 struct ProcfileParse {
     std::vector<ProcfileEntry> entries;
     std::vector<Diagnostic> diagnostics;

@@ -21,6 +21,7 @@
 
 namespace reins::config {
 
+/// What a migration would write, decided before anything is written.
 struct MigrationPlan {
     bool needed = false;       ///< false: already the current version (nothing to write)
     std::string text;          ///< the new file's text when needed
@@ -42,6 +43,7 @@ Result<void> write_file_atomic(const std::string& path, std::string_view text, u
 /// On failure the original file is as it was.
 Result<std::string> apply_migration(const std::string& path, std::string_view original, const MigrationPlan& plan);
 
+/// What migrate_file did.
 struct MigrationOutcome {
     MigrationPlan plan;
     std::string backup;  ///< FILE.bak, when written

@@ -159,8 +159,13 @@ void read_restart(Checker& c, const Layers& l, supervisor::ServiceSpec& s) {
     with(rl, "window", [&](const Hit& h) { if (auto d = c.duration(*h.node, h.path, Millis{1})) r.window = *d; });
     check_table(c, rl, "backoff", "{ initial = \"100ms\", max = \"30s\" }");
     Layers b = rl.sub("backoff");
-    std::optional<Hit> max_hit;
-    with(b, "initial", [&](const Hit& h) { if (auto d = c.duration(*h.node, h.path)) r.initial = *d; });
+    std::optional<Hit> max_hit, initial_hit;
+    with(b, "initial", [&](const Hit& h) {
+        if (auto d = c.duration(*h.node, h.path)) {
+            r.initial = *d;
+            initial_hit = h;
+        }
+    });
     with(b, "max", [&](const Hit& h) {
         if (auto d = c.duration(*h.node, h.path)) {
             r.max_delay = *d;
@@ -169,11 +174,14 @@ void read_restart(Checker& c, const Layers& l, supervisor::ServiceSpec& s) {
     });
     with(b, "multiplier", [&](const Hit& h) { if (auto v = c.number(*h.node, h.path, 1.0, 100.0)) r.multiplier = *v; });
     with(b, "jitter", [&](const Hit& h) { if (auto v = c.number(*h.node, h.path, 0.0, 1.0)) r.jitter = *v; });
-    if (r.max_delay < r.initial) {
-        auto at = max_hit ? *max_hit : *b.get("initial");
+    if (r.max_delay < r.initial && (max_hit || initial_hit)) {
+        // At the service's own value when one of the two is; else at [defaults].
+        const Hit& at = max_hit && (!max_hit->from_defaults || !initial_hit || initial_hit->from_defaults)
+                            ? *max_hit : *initial_hit;
+        std::string who = at.from_defaults ? " for service " + s.name : "";
         c.error(at.node->pos, at.path,
                 at.path + ": the backoff's max (" + format_duration(r.max_delay) + ") is below its initial delay (" +
-                    format_duration(r.initial) + ")");
+                    format_duration(r.initial) + ")" + who);
     }
 }
 

@@ -166,7 +166,8 @@ void need_port(Checker& c, const ServiceRead& r, const Layers& l, std::string_vi
     if (r.spec.port.kind != PortSpec::Kind::none || l.get("port")) return;
     auto hit = l.sub(table).get(key);
     if (!hit) return;
-    c.error(hit->key_pos, hit->path, hit->path + ": " + std::string(what) + " needs the service's port, but it has none",
+    std::string who = hit->from_defaults ? " (service " + r.spec.name + ")" : "";
+    c.error(hit->key_pos, hit->path, hit->path + ": " + std::string(what) + " needs the service's port, but it has none" + who,
             "set `port` (\"auto\" lets the kernel pick one), or give a full http:// URL");
 }
 
@@ -219,7 +220,8 @@ ServiceRead read_service(Checker& c, const std::string& name, const Layers& l, P
         if (auto s = c.string(*hit->node, hit->path)) {
             if (!is_env_name(*s)) c.expected(*hit->node, hit->path, "a variable name (letters, digits and _)");
             else if (r.spec.port.kind == PortSpec::Kind::none)
-                c.error(hit->key_pos, hit->path, hit->path + ": port_env names the port variable, but the service has no port",
+                c.error(hit->key_pos, hit->path, hit->path + ": port_env names the port variable, but the service" +
+                        (hit->from_defaults ? " " + name : std::string()) + " has no port",
                         "set `port`, or remove port_env");
             else r.spec.port_env = *s;
         }

@@ -21,6 +21,7 @@
 
 namespace reins::config {
 
+/// Durations have millisecond resolution (as the engine's).
 using Millis = std::chrono::milliseconds;
 
 /// The longest duration accepted (365 days), so that no arithmetic on a

@@ -22,6 +22,7 @@ std::string signal_name(int sig);
 
 /// "no", "on-failure" or "always".
 Result<supervisor::RestartMode> parse_restart_mode(std::string_view text);
+/// "no", "on-failure" or "always".
 std::string_view to_string(supervisor::RestartMode mode) noexcept;
 
 /// "POST /admin/shutdown", "GET http://127.0.0.1:9000/x", or just a target

@@ -232,6 +232,20 @@ TEST_CASE("a bad [defaults] value is reported once, not once per service") {
     CHECK(r.diagnostics[0].key == "defaults.stop.timeout");
 }
 
+TEST_CASE("a [defaults] probe that needs a port names each service without one") {
+    TempDir dir;
+    auto r = reins::config::load_toml("version = 1\n[defaults]\nready.tcp = true\n"
+                                      "[service.a]\ncommand = \"a\"\n[service.b]\ncommand = \"b\"\nport = 1\n"
+                                      "[service.c]\ncommand = \"c\"\n",
+                                      dir.at("reins.toml"));
+    INFO(dump(r.diagnostics));
+    REQUIRE(r.diagnostics.size() == 2);
+    CHECK(r.diagnostics[0].key == "defaults.ready.tcp");
+    CHECK(r.diagnostics[0].line == 3);
+    CHECK(r.diagnostics[0].message.find("(service a)") != std::string::npos);
+    CHECK(r.diagnostics[1].message.find("(service c)") != std::string::npos);
+}
+
 TEST_CASE("a syntax error carries toml++'s position and the line as an excerpt") {
     TempDir dir;
     auto r = reins::config::load_toml("version = 1\n[service.api]\ncommand = = \"x\"\n", dir.at("reins.toml"));
