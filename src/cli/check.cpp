@@ -1,5 +1,8 @@
 // reins check [-c FILE] [--json] [--port-base N]: validate the config and
 // print the effective configuration of every service (SPEC §2, §3).
+#include <optional>
+#include <string>
+
 #include "cli/cli.hpp"
 #include "reins/config/config.hpp"
 #include "reins/config/emit.hpp"
