@@ -120,4 +120,64 @@ std::string config_path(const Args& args, Output& out) {
     return {};
 }
 
+std::optional<Place> find_place(const Args& args, Output& out, bool need_config) {
+    namespace fs = std::filesystem;
+    Place place;
+    std::error_code ec;
+    if (args.has("config") || need_config) {
+        place.config = config_path(args, out);
+        if (place.config.empty()) return std::nullopt;
+    } else if (auto found = config::find_config(fs::current_path(ec).string()); !found.empty()) {
+        place.config = fs::path(found).filename().string();
+    }
+    std::string dir = args.get("state-dir");
+    if (dir.empty()) {
+        if (const char* env = std::getenv("REINS_STATE_DIR"); env && *env) dir = env;
+    }
+    if (dir.empty()) {
+        fs::path base = place.config.empty() ? fs::current_path(ec) : fs::absolute(place.config, ec).parent_path();
+        dir = (base / ".reins").string();
+    }
+    fs::path abs = fs::absolute(dir, ec).lexically_normal();
+    place.state_dir = abs.string();
+    while (place.state_dir.size() > 1 && place.state_dir.back() == '/') place.state_dir.pop_back();
+    return place;
+}
+
+const std::vector<OptionDef>& service_options() {
+    static const std::vector<OptionDef> defs{
+        {"name", 0, "NAME", "service name in single-command mode (default: basename of COMMAND)"},
+        {"port", 0, "P", "auto, a number, or a range A-B (exported as PORT)"},
+        {"ready", 0, "R", "tcp, http:/PATH, notify, log:REGEX, exec:CMD, none (default none)"},
+        {"health", 0, "H", "tcp, http:/PATH, exec:CMD, none (default none)"},
+        {"restart", 0, "P", "no, on-failure, always (default on-failure)"},
+        {"startup-timeout", 0, "D", "readiness deadline (default 30s)"},
+        {"stop-timeout", 0, "D", "grace before SIGKILL (default 10s)"},
+        {"stop-signal", 0, "S", "first signal of a stop (default TERM)"},
+        {"max-restarts", 0, "N", "restarts allowed within the window (default 5)"},
+        {"restart-window", 0, "D", "the circuit breaker's window (default 5m)"},
+        {"env", 0, "K=V", "set a variable in the child's environment (repeatable)", true},
+        {"env-file", 0, "F", "read variables from a .env file (repeatable)", true},
+        {"cwd", 0, "DIR", "the child's working directory"},
+    };
+    return defs;
+}
+
+const std::vector<OptionDef>& daemon_options() {
+    static const std::vector<OptionDef> defs = [] {
+        std::vector<OptionDef> d = service_options();
+        d.push_back({"ready-fd", 0, "FD", "tell the starter on FD whether the state directory is ours"});
+        return d;
+    }();
+    return defs;
+}
+
+std::map<std::string, std::vector<std::string>, std::less<>> service_flags(const Args& args) {
+    std::map<std::string, std::vector<std::string>, std::less<>> flags;
+    for (const auto& d : service_options())
+        if (auto it = args.values.find(d.long_name); it != args.values.end())
+            flags[std::string(d.long_name)] = it->second;
+    return flags;
+}
+
 }  // namespace reins::cli

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -73,6 +74,16 @@ const std::vector<OptionDef>& common_options();
 /// Procfile in the current directory. Empty after saying why there is none.
 std::string config_path(const Args& args, Output& out);
 
+/// Where a command's supervisor lives (SPEC §2, §5.7).
+struct Place {
+    std::string config;     ///< the config file as given/found; empty: none (single-command mode)
+    std::string state_dir;  ///< absolute: --state-dir, else $REINS_STATE_DIR, else .reins/ beside the config, else ./.reins
+};
+/// Finds the config (-c, else reins.toml/Procfile in the current directory)
+/// and the state directory. With `need_config` a missing config is an error
+/// (said on `out`, nullopt returned); without, config is left empty.
+std::optional<Place> find_place(const Args& args, Output& out, bool need_config);
+
 /// A command of the table.
 struct Command {
     std::vector<std::string_view> words;  ///< {"check"}, {"config", "migrate"}
@@ -84,5 +95,19 @@ struct Command {
 
 int run_check(const Args& args, Output& out);
 int run_migrate(const Args& args, Output& out);
+int run_run(const Args& args, Output& out);
+int run_start(const Args& args, Output& out);
+int run_restart(const Args& args, Output& out);
+int run_stop(const Args& args, Output& out);
+int run_status(const Args& args, Output& out);
+int run_daemon(const Args& args, Output& out);
+int run_logs(const Args& args, Output& out);
+
+/// The per-service options of run and start (SPEC §2).
+const std::vector<OptionDef>& service_options();
+/// service_options() and --ready-fd (the hidden `reins __daemon`).
+const std::vector<OptionDef>& daemon_options();
+/// Those of `args` as config::FlagValues (long name → values).
+std::map<std::string, std::vector<std::string>, std::less<>> service_flags(const Args& args);
 
 }  // namespace reins::cli

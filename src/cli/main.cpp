@@ -1,4 +1,6 @@
 // reins: the command table and dispatch (SPEC §2).
+#include <fcntl.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <csignal>
@@ -25,6 +27,20 @@ const std::vector<Command>& commands() {
         {{"config", "migrate"}, "[-c FILE] [--dry-run]", "rewrite an older config in the current version",
          {{"dry-run", 0, "", "print the migrated file instead of writing it"}},
          run_migrate},
+        {{"run"}, "[OPTIONS] [SERVICE...] | [OPTIONS] -- COMMAND [ARG...]", "supervise in the foreground",
+         service_options(), run_run},
+        {{"start"}, "[OPTIONS] [SERVICE...] | [OPTIONS] --name NAME -- COMMAND [ARG...]",
+         "start in the background (daemon); return once ready", service_options(), run_start},
+        {{"stop"}, "[SERVICE...]", "stop services (all: also the daemon)", {}, run_stop},
+        {{"restart"}, "[SERVICE...]", "stop then start; starts what is not running", {}, run_restart},
+        {{"status"}, "[SERVICE...] [--json] [--lsb]", "what is running, pids, ports, health, restarts, uptime",
+         {{"json", 0, "", "print one JSON document"},
+          {"lsb", 0, "", "exit with the LSB status codes (0 running, 1 failed, 3 not running, 4 unknown)"}},
+         run_status},
+        {{"logs"}, "[SERVICE...] [-f] [-n N]", "print (and follow) captured output",
+         {{"follow", 'f', "", "keep printing new lines, across rotations, until Ctrl-C"},
+          {"lines", 'n', "N", "print the last N lines (default 100)"}},
+         run_logs},
     };
     return table;
 }
@@ -33,6 +49,12 @@ std::string words(const Command& c) {
     std::string out;
     for (auto w : c.words) out += (out.empty() ? "" : " ") + std::string(w);
     return out;
+}
+
+/// The daemon behind `reins start`; not listed in the help.
+const Command& daemon_command() {
+    static const Command c{{"__daemon"}, "", "", daemon_options(), run_daemon};
+    return c;
 }
 
 std::string general_help() {
@@ -76,7 +98,7 @@ int dispatch(const std::vector<std::string>& argv) {
         return exit_ok;
     }
     // The command with the most matching words ("config migrate").
-    const Command* cmd = nullptr;
+    const Command* cmd = argv[0] == "__daemon" ? &daemon_command() : nullptr;
     for (const auto& c : commands()) {
         if (c.words.size() > argv.size()) continue;
         bool match = true;
@@ -114,8 +136,13 @@ int dispatch(const std::vector<std::string>& argv) {
 }  // namespace reins::cli
 
 int main(int argc, char** argv) {
-    // What every reins executable does first: no fd leaks into children, and
-    // a write to a closed pipe (`reins check | head`) is an error, not death.
+    // What every reins executable does first. Fds 0-2 must be open (libuv
+    // aborts when a handle it creates lands on one of them, and a child
+    // would inherit a stray fd there): reopen /dev/null on any that is closed.
+    for (int fd = 0; fd <= 2; ++fd)
+        if (::fcntl(fd, F_GETFD) < 0 && ::open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd) return 3;
+    // No fd leaks into children, and a write to a closed pipe
+    // (`reins check | head`) is an error, not death.
     uv_disable_stdio_inheritance();
     std::signal(SIGPIPE, SIG_IGN);
     std::vector<std::string> args(argv + 1, argv + argc);

@@ -1,0 +1,44 @@
+// What `reins run` prints (SPEC §2): every service line as `NAME | line`
+// (name column aligned; on a TTY one color per service and stderr lines
+// with a red separator), the ready lines, and a one-line progress
+// indicator while a readiness wait passes 2 s. Each line is one write(2),
+// so lines of different services never interleave mid-line.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "reins/supervisor/output.hpp"
+#include "reins/supervisor/service_state.hpp"
+
+namespace reins::cli {
+
+class Console : public supervisor::OutputSink {
+public:
+    /// `names`: every service that may print (for the alignment).
+    explicit Console(const std::vector<std::string>& names);
+
+    Task<void> write(supervisor::OutputLine line) override;
+    /// "reins: TEXT" on stderr (clearing the progress line first).
+    void say(const std::string& text);
+    /// Shows (or replaces) the progress line on a TTY; empty clears it.
+    void progress(const std::string& text);
+    bool tty() const noexcept { return tty_err_; }
+
+    /// "web ready on http://127.0.0.1:5173 (pid 4242, 0.84s)".
+    static std::string ready_line(const std::string& name, int port, int pid, double seconds);
+
+private:
+    void clear_progress();
+    std::string color_of(const std::string& name) const;
+
+    std::size_t width_ = 0;
+    bool color_ = false;    // stdout colors
+    bool tty_err_ = false;  // stderr is a terminal (progress line)
+    bool progress_shown_ = false;
+    std::map<std::string, std::size_t> index_;
+};
+
+}  // namespace reins::cli

@@ -1,0 +1,96 @@
+#include "cli/hosting.hpp"
+
+#include <filesystem>
+
+#include "reins/config/service_flags.hpp"
+#include "reins/control/supervisor_lock.hpp"
+
+#ifndef REINS_VERSION
+#define REINS_VERSION "unknown"
+#endif
+
+namespace reins::cli {
+
+namespace {
+void print_diagnostics(const std::vector<config::Diagnostic>& ds, Output& out) {
+    for (const auto& d : ds) out.say(config::format(d, config::FormatOptions{out.color(), true}));
+}
+}  // namespace
+
+std::optional<Hosting> hosting(const Args& args, const Place& place, Output& out, int* code) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    Hosting h;
+    h.options.paths = control::StatePaths{place.state_dir};
+    h.options.version = REINS_VERSION;
+    h.options.base_dir = fs::current_path(ec).string();
+    auto flags = service_flags(args);
+    *code = exit_failure;
+    if (args.dashdash) {
+        auto spec = config::spec_from_command(args.after_dashdash, flags, h.options.base_dir);
+        if (!spec) {
+            out.error(spec.error().context, "see: reins run --help");
+            return std::nullopt;
+        }
+        h.start.push_back(spec->name);
+        h.options.services.push_back(std::move(*spec));
+        return h;
+    }
+    if (place.config.empty()) return h;  // the daemon of `start --name X -- CMD`: services come later
+    auto loaded = config::load_file(place.config);
+    print_diagnostics(loaded.diagnostics, out);
+    if (!loaded.ok()) {
+        out.error(place.config + " is not valid; nothing was started", "fix the errors above (reins check shows them)");
+        return std::nullopt;
+    }
+    h.options.config_path = loaded.config.path;
+    h.options.settings = loaded.config.supervisor;
+    h.options.services = std::move(loaded.config.services);
+    for (const auto& name : args.positional) {
+        bool found = false;
+        for (const auto& s : h.options.services) found = found || s.name == name;
+        if (!found) {
+            std::string known;
+            for (const auto& s : h.options.services) known += (known.empty() ? "" : ", ") + s.name;
+            out.error("no service called '" + name + "' in " + place.config, "services: " + known);
+            *code = exit_not_found;
+            return std::nullopt;
+        }
+    }
+    h.start = args.positional;
+    if (!flags.empty()) {
+        // Flags override one service: the one named, or the only one.
+        std::string target = args.positional.size() == 1 ? args.positional.front()
+                             : h.options.services.size() == 1 ? h.options.services.front().name
+                                                              : std::string();
+        if (target.empty()) {
+            out.error("service options such as --port apply to one service, and " + place.config + " has " +
+                          std::to_string(h.options.services.size()),
+                      "name the service: reins run NAME --port ...");
+            return std::nullopt;
+        }
+        if (flags.count("name")) {
+            out.error("--name names a single command (reins run --name X -- CMD), not a service of " + place.config);
+            return std::nullopt;
+        }
+        for (auto& s : h.options.services) {
+            if (s.name != target) continue;
+            auto r = config::apply_flags(s, flags, loaded.config.dir);
+            if (!r) {
+                out.error(r.error().context, "see: reins run --help");
+                return std::nullopt;
+            }
+        }
+    }
+    return h;
+}
+
+void say_busy(const Error& e, const std::string& state_dir, Output& out) {
+    if (e.code == control::LockErrc::busy) {
+        out.error(e.context, "stop it with: reins stop (or use another --state-dir than " + state_dir + ")");
+        return;
+    }
+    out.error(e.message(), "check the state directory " + state_dir);
+}
+
+}  // namespace reins::cli

@@ -1,0 +1,182 @@
+// reins run [SERVICE...] | reins run -- COMMAND...: supervise in the
+// foreground (SPEC §2): output as `NAME | line`, ready lines, Ctrl-C stops
+// everything in order (a second one kills), and the exit code says how
+// the services ended.
+#include <map>
+
+#include "cli/console.hpp"
+#include "cli/hosting.hpp"
+#include "cli/supervisor_client.hpp"
+#include "reins/async/loop.hpp"
+#include "reins/async/task_scope.hpp"
+#include "reins/async/timer.hpp"
+#include "reins/supervisor/probe.hpp"
+
+namespace reins::cli {
+
+using supervisor::ServiceState;
+
+namespace {
+
+struct RunSession {
+    control::SupervisorHost* host = nullptr;
+    Console* console = nullptr;
+    std::vector<std::string> start;
+    bool single = false;
+    std::map<std::string, std::chrono::steady_clock::time_point> starting_since;
+    Channel<bool> kick{1};  // a service began starting: show progress if it takes long
+    Result<void> started;
+};
+
+void on_event(RunSession* s, const supervisor::ServiceEvent& e) {
+    auto* svc = s->host->supervisor().find(e.service);
+    if (e.to == ServiceState::starting) {
+        s->starting_since[e.service] = e.time;
+        s->kick.try_send(true);
+    } else if (e.to == ServiceState::running) {
+        auto it = s->starting_since.find(e.service);
+        double secs = it == s->starting_since.end() ? 0.0 : std::chrono::duration<double>(e.time - it->second).count();
+        s->console->say(Console::ready_line(e.service, svc ? svc->status().port : 0, e.pid, secs));
+    } else if (e.to == ServiceState::restarting || e.to == ServiceState::failed ||
+               (e.to == ServiceState::stopped && e.from != ServiceState::stopping)) {
+        s->console->say(e.service + " " + std::string(to_string(e.to)) + (e.reason.empty() ? "" : " (" + e.reason + ")"));
+    }
+}
+
+std::string waiting_for(const supervisor::ServiceSpec& spec) {
+    std::string what = std::string(to_string(spec.ready.kind));
+    if (!spec.ready.target.empty()) what += " " + spec.ready.target;
+    return what;
+}
+
+/// The progress line: while a service has been starting for over 2 s.
+Task<void> show_progress(RunSession* s, std::stop_token stop) {
+    for (;;) {
+        auto k = co_await s->kick.recv(stop);
+        if (!k) co_return;
+        for (;;) {
+            auto slept = co_await sleep(std::chrono::milliseconds(500), stop);
+            if (!slept) co_return;
+            std::string line;
+            auto now = std::chrono::steady_clock::now();
+            bool any = false;
+            for (const auto& st : s->host->supervisor().status()) {
+                if (st.state != ServiceState::starting) continue;
+                any = true;
+                auto since = s->starting_since[st.name];
+                auto secs = std::chrono::duration_cast<std::chrono::seconds>(now - since).count();
+                if (secs < 2) continue;
+                auto* svc = s->host->supervisor().find(st.name);
+                line += (line.empty() ? "waiting for " : ", ") + st.name + " (ready: " + waiting_for(svc->spec()) +
+                        ", " + std::to_string(secs) + "s)";
+            }
+            s->console->progress(line);
+            if (!any) break;
+        }
+    }
+}
+
+Task<void> start_services(RunSession* s) {
+    auto stop = s->host->shutdown_token();
+    auto r = co_await s->host->supervisor().start(s->start, stop);
+    s->started = r;
+    if (!r) {
+        if (!s->host->shutdown_token().stop_requested()) s->host->request_shutdown(control::SupervisorHost::Ending::api);
+        co_return;
+    }
+    s->host->arm();
+}
+
+Task<void> session(RunSession* s) {
+    TaskScope scope;
+    scope.spawn(s->host->run(scope.token()));
+    scope.spawn(start_services(s));
+    scope.spawn(show_progress(s, s->host->shutdown_token()));
+    co_await scope.join();
+}
+
+bool success(const supervisor::ServiceStatus& st, const supervisor::ServiceSpec& spec) {
+    if (st.state == ServiceState::failed) return false;
+    if (!st.last_exit) return true;
+    if (st.last_exit->signal != 0) return false;
+    const auto& ok = spec.restart.success_codes;
+    return std::find(ok.begin(), ok.end(), st.last_exit->code) != ok.end();
+}
+
+/// A single command's own status: its code, or 128+N for signal N.
+int own_status(const supervisor::LastExit& e) {
+    if (e.signal) return 128 + e.signal;
+    return static_cast<int>(e.code & 0xff);
+}
+
+int exit_code(RunSession& s) {
+    using Ending = control::SupervisorHost::Ending;
+    auto& host = *s.host;
+    if (!s.started && s.single && host.ending() != Ending::signal) {
+        // It ran and ended during its startup: its own status, as a script expects.
+        const auto& st = host.supervisor().status().front();
+        if (st.last_exit && control::error_kind(s.started.error()) != "port_in_use") return own_status(*st.last_exit);
+    }
+    if (!s.started && host.ending() != Ending::signal) {
+        const Error& e = s.started.error();
+        std::string kind = control::error_kind(e);
+        std::string culprit;
+        for (const auto& st : host.supervisor().status())
+            if (!st.last_output.empty() && culprit.empty()) {
+                culprit = st.name;
+                std::string text;
+                for (const auto& l : st.last_output) text += "  " + st.name + " | " + l + "\n";
+                s.console->say("last output of " + st.name + ":");
+                std::fputs(text.c_str(), stderr);
+            }
+        s.console->say(std::string("error: ") + e.message());
+        return kind == "port_in_use" ? exit_port_in_use : exit_failure;
+    }
+    if (host.forced()) return 130;
+    if (host.ending() != Ending::all_ended) return exit_ok;
+    if (s.single) {
+        const auto& st = host.supervisor().status().front();
+        if (!st.last_exit) return st.state == ServiceState::failed ? exit_failure : exit_ok;
+        return own_status(*st.last_exit);
+    }
+    for (const auto& st : host.supervisor().status())
+        if (!success(st, host.supervisor().find(st.name)->spec())) return exit_failure;
+    return exit_ok;
+}
+
+}  // namespace
+
+int run_run(const Args& args, Output& out) {
+    auto place = find_place(args, out, !args.dashdash);
+    if (!place) return exit_failure;
+    int code = exit_failure;
+    auto h = hosting(args, *place, out, &code);
+    if (!h) return code;
+    std::vector<std::string> names;
+    for (const auto& s : h->options.services) names.push_back(s.name);
+    Console console(names);
+    RunSession s;
+    s.console = &console;
+    s.start = h->start;
+    s.single = args.dashdash;
+    h->options.console = &console;
+    h->options.exit_when_all_ended = true;
+    h->options.say = [&console](const std::string& line) { console.say(line); };
+    h->options.on_event = [&s](const supervisor::ServiceEvent& e) { on_event(&s, e); };
+    Loop loop;
+    {
+        control::SupervisorHost host(std::move(h->options));
+        s.host = &host;
+        auto opened = host.open();
+        if (!opened) {
+            say_busy(opened.error(), place->state_dir, out);
+            return exit_failure;
+        }
+        loop.run(session(&s));
+        code = exit_code(s);
+    }
+    (void)loop.close();
+    return code;
+}
+
+}  // namespace reins::cli

@@ -1,0 +1,207 @@
+// reins start [SERVICE...] | reins start --name X -- CMD, and reins restart:
+// make sure a supervisor runs on the state directory (spawning the daemon
+// if needed), then ask it to start (or restart) the services and report
+// their ready lines — or why they failed, with the exit code of SPEC §2.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "cli/hosting.hpp"
+#include "cli/supervisor_client.hpp"
+#include "reins/control/log_file.hpp"
+#include "reins/control/state_file.hpp"
+#include "reins/control/supervisor_lock.hpp"
+#include "reins/control/survivors.hpp"
+
+extern char** environ;
+
+namespace reins::cli {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr auto action_timeout = std::chrono::hours(1);  // bounded by the services' own startup timeouts
+
+/// Waits (up to `limit`) until the supervisor answers on its socket.
+bool wait_until_answering(const std::string& state_dir, std::chrono::milliseconds limit) {
+    auto until = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < until) {
+        auto r = call_supervisor(state_dir, "GET", "/v1/status", nullptr, 2s);
+        if (r) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+}
+
+/// The last lines of reins.log, to explain a daemon that died at start.
+std::string log_tail(const std::string& path) {
+    auto text = config::read_text_file(path);
+    if (!text) return {};
+    std::string s = *text;
+    std::size_t pos = s.size(), lines = 0;
+    while (pos > 0 && lines < 6) {
+        pos = s.rfind('\n', pos - 1);
+        if (pos == std::string::npos) {
+            pos = 0;
+            break;
+        }
+        ++lines;
+    }
+    return s.substr(pos);
+}
+
+/// Spawns `reins __daemon` in a new session and waits for its verdict.
+int spawn_daemon(const Args& args, const Place& place, Output& out) {
+    control::StatePaths paths{place.state_dir};
+    auto made = control::make_dirs(paths.logs(), 0700);
+    if (!made) {
+        out.error("cannot create " + paths.logs() + ": " + made.error().message(),
+                  "check the permissions of " + place.state_dir + " or choose another --state-dir");
+        return exit_failure;
+    }
+    int log_fd = ::open(paths.supervisor_log().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int pipe_fds[2];
+    if (log_fd < 0 || null_fd < 0 || ::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+        out.error("cannot prepare the daemon's files in " + paths.logs() + ": " + std::strerror(errno));
+        return exit_failure;
+    }
+    std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+    std::vector<std::string> argv{"reins", "__daemon", "--state-dir", place.state_dir, "--ready-fd", "3"};
+    if (!place.config.empty() && !args.dashdash) {
+        std::error_code ec;
+        argv.push_back("--config");
+        argv.push_back(std::filesystem::absolute(place.config, ec).string());
+        for (const auto& [k, vs] : service_flags(args))
+            for (const auto& v : vs) argv.push_back("--" + k + "=" + v);
+        for (const auto& n : args.positional) argv.push_back(n);
+    }
+    std::vector<char*> cargv;
+    for (auto& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, null_fd, 0);
+    posix_spawn_file_actions_adddup2(&fa, log_fd, 1);
+    posix_spawn_file_actions_adddup2(&fa, log_fd, 2);
+    posix_spawn_file_actions_adddup2(&fa, pipe_fds[1], 3);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+    pid_t pid = 0;
+    int err = posix_spawn(&pid, self.c_str(), &fa, &attr, cargv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    ::close(log_fd);
+    ::close(null_fd);
+    ::close(pipe_fds[1]);
+    if (err != 0) {
+        ::close(pipe_fds[0]);
+        out.error("cannot start the supervisor (" + self + "): " + std::strerror(err));
+        return exit_failure;
+    }
+    std::string verdict;
+    char buf[512];
+    for (;;) {
+        ssize_t n = ::read(pipe_fds[0], buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        verdict.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(pipe_fds[0]);
+    while (!verdict.empty() && verdict.back() == '\n') verdict.pop_back();
+    if (verdict == "ok") return exit_ok;
+    int status = 0;
+    ::waitpid(pid, &status, WNOHANG);  // it has exited or is about to: no zombie left behind
+    if (verdict.rfind("busy", 0) == 0) {
+        // Another `reins start` won the race: use its supervisor.
+        if (wait_until_answering(place.state_dir, std::chrono::seconds(10))) return exit_ok;
+        out.error("another supervisor (" + verdict.substr(5) + ") holds " + paths.lock() + " but does not answer",
+                  "see " + paths.supervisor_log());
+        return exit_failure;
+    }
+    ::waitpid(pid, &status, 0);
+    std::string why = verdict.rfind("error ", 0) == 0 ? verdict.substr(6) : "it exited at once";
+    out.error("the supervisor could not start: " + why, "see " + paths.supervisor_log() + ":" + log_tail(paths.supervisor_log()));
+    return exit_failure;
+}
+
+/// A supervisor answering on the state directory: the one there, or a new daemon.
+int ensure_supervisor(const Args& args, const Place& place, Output& out) {
+    auto r = call_supervisor(place.state_dir, "GET", "/v1/status", nullptr, 5s);
+    if (r) return exit_ok;
+    if (!control::is_not_running(r.error())) {
+        out.error("cannot ask the supervisor on " + place.state_dir + ": " + r.error().message(),
+                  "see " + control::StatePaths{place.state_dir}.supervisor_log());
+        return exit_failure;
+    }
+    control::StatePaths paths{place.state_dir};
+    if (control::inspect_lock(paths).held) {
+        // A supervisor is starting up (another `reins start`): wait for it.
+        if (wait_until_answering(place.state_dir, std::chrono::seconds(10))) return exit_ok;
+    } else if (auto snap = control::read_state(paths)) {
+        // SPEC §5.7: the next start stops what a killed supervisor left.
+        auto survivors = control::find_survivors(*snap);
+        for (const auto& s : survivors)
+            out.say("stopping " + s.service + " pid " + std::to_string(s.process.pid) +
+                    ", left by a supervisor that is gone");
+        (void)control::stop_survivors(survivors, std::chrono::seconds(10));
+    }
+    return spawn_daemon(args, place, out);
+}
+
+/// Validates the config (and the names asked for) before anything starts.
+int check_config(const Args& args, const Place& place, Output& out) {
+    int code = exit_failure;
+    auto h = hosting(args, place, out, &code);
+    return h ? exit_ok : code;
+}
+
+int start_or_restart(const Args& args, Output& out, bool restart) {
+    auto place = find_place(args, out, !args.dashdash);
+    if (!place) return exit_failure;
+    if (int c = check_config(args, *place, out); c != exit_ok) return c;
+    bool was_running = call_supervisor(place->state_dir, "GET", "/v1/status", nullptr, 5s).has_value();
+    if (int c = ensure_supervisor(args, *place, out); c != exit_ok) return c;
+    std::vector<std::string> names = args.positional;
+    if (args.dashdash) {
+        json body;
+        body["command"] = args.after_dashdash;
+        body["flags"] = json::object();
+        for (const auto& [k, v] : service_flags(args)) body["flags"][k] = v;
+        std::error_code ec;
+        body["cwd"] = std::filesystem::current_path(ec).string();
+        auto added = call_supervisor(place->state_dir, "POST", "/v1/services", body, 10s);
+        if (!added) {
+            out.error("cannot add the service: " + added.error().message());
+            return exit_failure;
+        }
+        if (added->status != 200) return report_error(*added, out);
+        names = {added->body.value("service", "")};
+    } else if (was_running && !service_flags(args).empty()) {
+        out.say("note: the supervisor was already running: service options apply at its next start (reins stop first)");
+    }
+    json body;
+    body["services"] = names;
+    auto t0 = std::chrono::steady_clock::now();
+    const char* route = restart && was_running ? "/v1/restart" : "/v1/start";
+    auto reply = call_supervisor(place->state_dir, "POST", route, body, action_timeout);
+    if (!reply) {
+        out.error("the supervisor on " + place->state_dir + " did not answer: " + reply.error().message(),
+                  "see " + control::StatePaths{place->state_dir}.supervisor_log());
+        return exit_failure;
+    }
+    return report_started(*reply, out, seconds_since(t0));
+}
+
+}  // namespace
+
+int run_start(const Args& args, Output& out) { return start_or_restart(args, out, false); }
+int run_restart(const Args& args, Output& out) { return start_or_restart(args, out, true); }
+
+}  // namespace reins::cli

@@ -1,0 +1,86 @@
+// ControlApi: the routes of the control socket (SPEC §5.9) over a running
+// Supervisor. The CLI is a client of exactly these routes.
+//
+//   GET  /v1/status                          supervisor and every service
+//   POST /v1/services/NAME/start|stop|restart act; reply when done
+//   POST /v1/start|stop|restart               the same for {"services":[...]} ([] = all)
+//   POST /v1/services                        add a service from CLI flags (start --name X -- CMD)
+//   POST /v1/shutdown                        stop everything, reply, then exit
+//   GET  /v1/events                          chunked JSON lines, one per transition
+//   GET  /v1/logs/NAME?n=100&follow=1        log lines, optionally followed
+//
+// Action replies: 200 {"ok":true,"services":[...],"already_running":[...]}
+// or {"ok":false,"error":{"kind","service","message","hint","last_output"}}
+// with 404 (kind not_found), 409 (not_running), 400 (bad_request) or 500
+// (port_in_use, startup_timeout, spawn_failed, failed).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "reins/control/log_writer.hpp"
+#include "reins/http/router.hpp"
+#include "reins/supervisor/supervisor.hpp"
+
+namespace reins::control {
+
+/// What the API tells about the supervisor itself.
+struct ControlInfo {
+    std::string version;
+    int pid = 0;
+    std::string state_dir;
+    std::string config;  ///< absolute path, "" for none
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+};
+
+/// What the API asks of the process that hosts it.
+struct ControlHooks {
+    /// Stop everything and exit (called after /v1/shutdown has stopped the services).
+    std::function<void()> shutdown;
+    /// Adds a service described by CLI flags ({"command":[...],"flags":{...}}).
+    std::function<Result<std::string>(const nlohmann::json&)> add_service;
+    /// Where a service's log is (for /v1/logs).
+    std::function<LogTarget(const std::string&)> log_of;
+    /// After a start that failed (the host may exit when nothing runs any more).
+    std::function<void()> after_failed_start;
+};
+
+class ControlApi {
+public:
+    ControlApi(supervisor::Supervisor& sup, ControlInfo info, ControlHooks hooks);
+    ControlApi(const ControlApi&) = delete;
+    ControlApi& operator=(const ControlApi&) = delete;
+
+    /// The routes, bound to this object (which must outlive the server).
+    http::Router router();
+
+    /// The body of GET /v1/status.
+    nlohmann::json status() const;
+
+    enum class Action { start, stop, restart };
+    /// Carries out `action` on `names` (empty: all) and builds the reply.
+    Task<http::Response> act(Action action, std::vector<std::string> names, std::stop_token stop);
+
+    supervisor::Supervisor& supervisor() noexcept { return sup_; }
+    const ControlHooks& hooks() const noexcept { return hooks_; }
+
+private:
+    supervisor::Supervisor& sup_;
+    ControlInfo info_;
+    ControlHooks hooks_;
+};
+
+/// An error reply: {"ok":false,"error":{"kind","message","hint"}}.
+http::Response error_reply(int status, std::string kind, std::string message, std::string hint = {});
+
+/// The kind an engine error is reported as: port_in_use, startup_timeout,
+/// spawn_failed, not_running or failed.
+std::string error_kind(const Error& e);
+
+/// GET /v1/logs/NAME (defined in control_logs.cpp).
+Task<void> serve_logs(ControlApi* api, http::Request req, http::ResponseStream out, std::stop_token stop);
+
+}  // namespace reins::control

@@ -1,0 +1,120 @@
+// SupervisorHost: a Supervisor living in a state directory (SPEC §5.7) —
+// the lock, the control socket (§5.9), state.json and pid files rewritten
+// on every transition, service logs and reins.log (§5.6), the optional
+// /live and /ready listener, and signal handling. `reins run` hosts one in
+// the foreground (with a console sink), the daemon behind `reins start` in
+// the background.
+//
+//   SupervisorHost host(options);
+//   if (auto r = host.open(); !r) ...        // busy lock → LockErrc::busy
+//   loop.run(flow(host));                     // spawn host.run(stop), start services...
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "reins/async/channel.hpp"
+#include "reins/config/config.hpp"
+#include "reins/control/control_api.hpp"
+#include "reins/control/log_file.hpp"
+#include "reins/control/log_writer.hpp"
+#include "reins/control/state_paths.hpp"
+#include "reins/control/supervisor_lock.hpp"
+#include "reins/http/server.hpp"
+#include "reins/supervisor/supervisor.hpp"
+
+namespace reins::control {
+
+struct HostOptions {
+    StatePaths paths;
+    std::string version;
+    std::string config_path;                  ///< absolute, "" for none
+    std::string base_dir;                     ///< where single-command services run (the caller's cwd)
+    config::SupervisorSettings settings;      ///< [supervisor] listen
+    std::vector<supervisor::ServiceSpec> services;
+    /// Also receives every output line (`reins run` prints them).
+    supervisor::OutputSink* console = nullptr;
+    /// Every transition, after state.json was written (`reins run` prints ready lines).
+    std::function<void(const supervisor::ServiceEvent&)> on_event;
+    /// Human lines (waiting for pid N...); also written to reins.log.
+    std::function<void(const std::string&)> say;
+    /// `reins run`: shut down once every service ended and none will restart.
+    bool exit_when_all_ended = false;
+    /// The daemon: shut down when a start failed and no service is running.
+    bool exit_when_idle_after_failure = false;
+    /// Make this process a child subreaper (the reins executable does).
+    bool subreaper = true;
+};
+
+class SupervisorHost {
+public:
+    /// Why run() returned.
+    enum class Ending { stop_token, signal, api, all_ended, idle_after_failure };
+
+    explicit SupervisorHost(HostOptions options);
+    ~SupervisorHost();
+    SupervisorHost(const SupervisorHost&) = delete;
+    SupervisorHost& operator=(const SupervisorHost&) = delete;
+
+    /// Takes the state directory: creates it (0700), takes the lock
+    /// (LockErrc::busy naming the holder), clears stale pid files, listens
+    /// on reins.sock (and [supervisor] listen). Call on the loop's thread,
+    /// before run().
+    Result<void> open();
+
+    /// Serves until `stop`, a signal (SIGINT/SIGTERM), /v1/shutdown, or an
+    /// exit condition of the options; then stops every service (SPEC §5.5)
+    /// while still answering status, and returns.
+    Task<void> run(std::stop_token stop);
+
+    /// Asks run() to stop everything and return.
+    void request_shutdown(Ending why);
+
+    supervisor::Supervisor& supervisor() noexcept { return *sup_; }
+    Ending ending() const noexcept { return ending_; }
+    /// Fires when the shutdown begins (for work the caller does meanwhile).
+    std::stop_token shutdown_token() const noexcept { return shutdown_source_.get_token(); }
+    /// A second SIGINT forced SIGKILL (`reins run` exits 130).
+    bool forced() const noexcept { return forced_; }
+    /// Set once the services asked for were started (arms exit_when_all_ended).
+    void arm() noexcept { armed_ = true; check_all_ended(); }
+    /// Adds a service described by CLI flags (POST /v1/services).
+    Result<std::string> add_service(const nlohmann::json& body);
+    /// A line in reins.log (and to `say`).
+    void note(const std::string& line);
+
+private:
+    class TeeSink;
+    void on_transition(const supervisor::ServiceEvent& e);
+    void write_state();
+    void check_all_ended();
+    void kill_everything();
+    static Task<void> run_supervisor(SupervisorHost* self, std::stop_token stop, std::stop_source* then_stop);
+    static Task<void> watch_signals(SupervisorHost* self, std::stop_token stop);
+    static Task<void> serve(http::Server* server, std::stop_token stop);
+    static Task<http::Response> ready_answer(supervisor::Supervisor* sup);
+
+    HostOptions options_;
+    std::unique_ptr<LogWriter> logs_;
+    std::unique_ptr<TeeSink> tee_;
+    std::unique_ptr<supervisor::Supervisor> sup_;
+    std::unique_ptr<ControlApi> api_;
+    std::optional<SupervisorLock> lock_;
+    std::unique_ptr<http::Server> server_;
+    std::unique_ptr<http::Server> probes_;
+    std::unique_ptr<LogFile> reins_log_;
+    Channel<Ending> shutdown_{1};
+    std::stop_source shutdown_source_;
+    Ending ending_ = Ending::stop_token;
+    bool shutting_down_ = false;
+    bool forced_ = false;
+    bool armed_ = false;
+    std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace reins::control

@@ -1,0 +1,44 @@
+// Survivors: the service processes left running by a supervisor that was
+// killed (SIGKILL, OOM) before it could stop them (SPEC §2, §5.7).
+//
+// They are found from the last state.json: a recorded main pid counts only
+// while its start time still matches (a recycled pid is never reported nor
+// signalled); its process group (services run setsid'd, pgid == main pid)
+// only then too, since a group id is as reusable as the pid it came from;
+// processes carrying the service's REINS_INSTANCE always (the id is unique
+// to one run, so it cannot name a stranger).
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "reins/control/state_file.hpp"
+#include "reins/supervisor/process_tree.hpp"
+
+namespace reins::control {
+
+/// A live process of a service whose supervisor is gone.
+struct Survivor {
+    std::string service;
+    supervisor::ProcessRef process;
+    std::string command;  ///< /proc/PID/cmdline joined by spaces, at most 200 chars
+};
+
+/// Every process still alive of the services in `snap` (see the top of this
+/// header): each once, the main pid of a service first, zombies and the
+/// calling process left out.
+std::vector<Survivor> find_survivors(const StateSnapshot& snap);
+
+/// Stops survivors like SPEC §5.5 steps 3-5, synchronously (for the CLI):
+/// SIGTERM + SIGCONT to each (by verified ProcessRef), a poll every 10 ms
+/// until all are gone or `grace` has passed, then SIGKILL to those left and
+/// up to 2 s more for them to go. Returns those still alive at the end
+/// (normally none). Zombies count as gone: their parent reaps them.
+std::vector<Survivor> stop_survivors(std::vector<Survivor> survivors, std::chrono::milliseconds grace);
+
+/// The command line of `pid` (/proc/PID/cmdline, arguments joined by spaces,
+/// cut at `max` chars), or "" when it cannot be read.
+std::string process_command(int pid, std::size_t max = 200);
+
+}  // namespace reins::control
