@@ -212,6 +212,40 @@ Task<void> follow_idle(std::string path, std::stop_token stop) {
     CHECK_MESSAGE(used < 0.1, "the follower used ", used, "s of CPU while nothing was written");
 }
 
+Task<void> set_after_a_turn(bool* flag) {
+    auto r = co_await sleep(0ms);
+    (void)r;
+    *flag = true;
+}
+
+Task<void> follow_flood(std::string path, std::stop_token stop) {
+    auto f = LogFollower::open(path);
+    CHECK(f.has_value());
+    if (!f) co_return;
+    const std::string line(99, 'x');
+    std::string chunk;
+    for (int i = 0; i < 1000; ++i) chunk += line + "\n";
+    for (int i = 0; i < 40; ++i) append_file(path, chunk);  // 4 MB, 40 000 lines
+    bool timer_fired = false;
+    bool fired_midway = false;
+    std::size_t lines = 0;
+    TaskScope scope(stop);
+    scope.spawn(set_after_a_turn(&timer_fired));
+    while (lines < 40000) {
+        auto got = co_await f->next(stop);
+        CHECK(got.has_value());
+        if (!got) break;
+        std::size_t bytes = 0;
+        for (const auto& l : *got) bytes += l.size() + 1;
+        CHECK(bytes <= LogFollower::max_batch + 64 * 1024);
+        lines += got->size();
+        if (lines < 40000 && timer_fired) fired_midway = true;
+    }
+    co_await scope.join();
+    CHECK(lines == 40000);
+    CHECK_MESSAGE(fired_midway, "a follower with lines always ready never let the loop run");
+}
+
 }  // namespace
 
 TEST_SUITE("logread") {
@@ -380,5 +414,12 @@ TEST_SUITE("logread") {
         write_file(path, "x\n");
         append_file(tmp.path + "/other.log", "");  // a neighbour, not written either
         run_test([&path](std::stop_token stop) { return follow_idle(path, stop); }, 5s);
+    }
+
+    TEST_CASE("a follower returns a flood in bounded batches and lets the loop run between them") {
+        TempDir tmp;
+        std::string path = tmp.path + "/api.log";
+        write_file(path, "");
+        run_test([&path](std::stop_token stop) { return follow_flood(path, stop); }, 10s);
     }
 }
