@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <sys/stat.h>
+#include <variant>
 #include <vector>
 
 #include "cli/cli.hpp"

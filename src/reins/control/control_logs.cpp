@@ -40,8 +40,8 @@ Task<void> serve_logs(ControlApi* api, http::Request req, http::ResponseStream o
     }
     LogTarget target = api->hooks().log_of(name);
     const bool follow = req.query.count("follow") && req.query["follow"] != "0";
-    // Open the follower first: a line written between the tail and the
-    // follow is then printed twice at worst, never lost.
+    // Open the follower first and tail up to where it starts: no line is
+    // lost or printed twice between the two.
     std::optional<LogFollower> follower;
     if (follow) {
         auto f = LogFollower::open(target.path);
@@ -52,7 +52,8 @@ Task<void> serve_logs(ControlApi* api, http::Request req, http::ResponseStream o
         }
         follower.emplace(std::move(*f));
     }
-    auto tail = tail_lines(target.path, target.keep, *n);
+    auto tail = follower ? tail_lines(target.path, target.keep, *n, follower->start())
+                         : tail_lines(target.path, target.keep, *n);
     if (!tail) {
         auto r = co_await out.respond(error_reply(500, "failed", tail.error().message()));
         (void)r;

@@ -3,7 +3,11 @@
 // Rotation (LogFile::rotate) closes the file, renames it to NAME.log.1 and
 // creates a new NAME.log. The follower keeps its fd on the old file, so once
 // it sees that the name points elsewhere it can still read what was written
-// before the rename, and then moves on to the new file from its start.
+// before the rename, and then moves on to the file written after it, from
+// its start. That is not always NAME.log: when several rotations happened
+// since the last read, the old file is now NAME.log.K and its successor is
+// NAME.log.K-1, so the follower walks the chain by inode, never skipping a
+// file that still exists. Only files rotated past `keep` are lost.
 #include "reins/control/log_reader.hpp"
 
 #include <algorithm>
