@@ -20,6 +20,11 @@ void write_all(int fd, const std::string& s) {
         left -= static_cast<std::size_t>(n);
     }
 }
+// Console::write hands the terminal whole lines in writes of about this
+// size: one write(2) for a pipe read's worth of lines (64 KiB plus the
+// prefixes), and a batch of empty lines (a prefix each) does not swell
+// the buffer.
+constexpr std::size_t write_size = 128 * 1024;
 const char* const palette[] = {"\x1b[36m", "\x1b[33m", "\x1b[32m", "\x1b[35m", "\x1b[34m",
                                "\x1b[96m", "\x1b[93m", "\x1b[92m", "\x1b[95m", "\x1b[94m"};
 }  // namespace
@@ -34,9 +39,9 @@ Console::Console(const std::vector<std::string>& names) {
     }
 }
 
-std::string Console::color_of(const std::string& name) const {
+std::string_view Console::color_of(std::string_view name) const {
     auto it = index_.find(name);
-    std::size_t i = it == index_.end() ? std::hash<std::string>{}(name) : it->second;
+    std::size_t i = it == index_.end() ? std::hash<std::string_view>{}(name) : it->second;
     return palette[i % (sizeof palette / sizeof palette[0])];
 }
 
@@ -46,22 +51,24 @@ void Console::clear_progress() {
     progress_shown_ = false;
 }
 
-Task<void> Console::write(supervisor::OutputLine line) {
+Task<void> Console::write(supervisor::OutputBatch batch) {
     clear_progress();
-    std::string name = line.service;
-    if (name.size() < width_) name.append(width_ - name.size(), ' ');
-    std::string out;
-    out.reserve(name.size() + line.text.size() + 16);
-    if (color_) {
-        out += color_of(line.service) + name + "\x1b[0m";
-        out += line.err ? " \x1b[31m|\x1b[0m " : " | ";
-    } else {
-        out += name;
-        out += " | ";
+    // "NAME | " (padded, colored on a TTY) once, then before every line.
+    std::string prefix;
+    if (color_) prefix.append(color_of(batch.service));
+    prefix.append(batch.service);
+    if (batch.service.size() < width_) prefix.append(width_ - batch.service.size(), ' ');
+    if (color_) prefix += "\x1b[0m";
+    prefix += color_ && batch.err ? " \x1b[31m|\x1b[0m " : " | ";
+    out_.clear();
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        out_.append(prefix).append(batch.text(i)).push_back('\n');
+        if (out_.size() >= write_size) {
+            write_all(STDOUT_FILENO, out_);
+            out_.clear();
+        }
     }
-    out += line.text;
-    out += '\n';
-    write_all(STDOUT_FILENO, out);
+    write_all(STDOUT_FILENO, out_);
     co_return;
 }
 

@@ -1,13 +1,15 @@
 // What `reins run` prints (SPEC §2): every service line as `NAME | line`
 // (name column aligned; on a TTY one color per service and stderr lines
 // with a red separator), the ready lines, and a one-line progress
-// indicator while a readiness wait passes 2 s. Each line is one write(2),
-// so lines of different services never interleave mid-line.
+// indicator while a readiness wait passes 2 s. Each batch of lines is one
+// write(2) of whole lines, so lines of different services never
+// interleave mid-line.
 #pragma once
 
 #include <chrono>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "reins/supervisor/output.hpp"
@@ -20,7 +22,8 @@ public:
     /// `names`: every service that may print (for the alignment).
     explicit Console(const std::vector<std::string>& names);
 
-    Task<void> write(supervisor::OutputLine line) override;
+    Task<void> write(supervisor::OutputBatch batch) override;
+    using OutputSink::write;  // one OutputLine
     /// "reins: TEXT" on stderr (clearing the progress line first).
     void say(const std::string& text);
     /// Shows (or replaces) the progress line on a TTY; empty clears it.
@@ -32,13 +35,14 @@ public:
 
 private:
     void clear_progress();
-    std::string color_of(const std::string& name) const;
+    std::string_view color_of(std::string_view name) const;
 
     std::size_t width_ = 0;
     bool color_ = false;    // stdout colors
     bool tty_err_ = false;  // stderr is a terminal (progress line)
     bool progress_shown_ = false;
-    std::map<std::string, std::size_t> index_;
+    std::map<std::string, std::size_t, std::less<>> index_;
+    std::string out_;  // the batch being formatted (its capacity is kept)
 };
 
 }  // namespace reins::cli

@@ -114,7 +114,7 @@ int exit_code(RunSession& s) {
     auto& host = *s.host;
     if (!s.started && s.single && host.ending() != Ending::signal) {
         // It ran and ended during its startup: its own status, as a script expects.
-        const auto& st = host.supervisor().status().front();
+        const auto st = host.supervisor().status().front();
         if (st.last_exit && control::error_kind(s.started.error()) != "port_in_use") return own_status(*st.last_exit);
     }
     if (!s.started && host.ending() != Ending::signal) {
@@ -135,7 +135,7 @@ int exit_code(RunSession& s) {
     if (host.forced()) return 130;
     if (host.ending() != Ending::all_ended) return exit_ok;
     if (s.single) {
-        const auto& st = host.supervisor().status().front();
+        const auto st = host.supervisor().status().front();
         if (!st.last_exit) return st.state == ServiceState::failed ? exit_failure : exit_ok;
         return own_status(*st.last_exit);
     }

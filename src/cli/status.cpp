@@ -135,10 +135,19 @@ int run_status(const Args& args, Output& out) {
         if (state == "failed") failed = true;
         else if (state != "running") stopped = true;
     }
-    if (unknown) code = exit_not_found;
-    if (failed || stopped) code = exit_not_found;
+    if (unknown || stopped) code = exit_not_found;
+    if (failed) code = exit_failure;  // SPEC §5.3: the circuit is open
     // LSB: the first that applies of 4, 1, 3, 0.
     lsb_code = unknown ? lsb_unknown : failed ? lsb_failed : stopped ? lsb_not_running : lsb_running;
+    for (const auto& sv : shown) {
+        if (sv.value("state", "") != "failed" || args.has("json")) continue;
+        std::string name = sv.value("name", "?");
+        std::string last = sv["last_exit"].is_string() ? sv["last_exit"].get<std::string>() : "unknown";
+        out.say(name + " failed (last exit: " + last + ")" +
+                (sv.value("status_text", "").empty() ? "" : ": " + sv.value("status_text", "")));
+        for (const auto& l : sv.value("last_output", std::vector<std::string>{})) out.say("  " + name + " | " + l);
+        out.say("restart it with: reins restart " + name);
+    }
     if (args.has("json")) {
         json j = body;
         if (!args.positional.empty()) j["services"] = shown;

@@ -5,9 +5,13 @@
 //   2026-11-22T10:15:03.124Z err+ <piece after the first of a long line>
 //   2026-11-22T10:15:03.200Z reins running (ready: tcp 127.0.0.1:8000)
 //
-// Lines are batched per service and written once per loop turn (a uv_check
-// handle runs only while something is buffered: no timer, no idle wakeups),
-// so a flood costs one write(2) per 64 KiB read, not one per line.
+// Output arrives in batches (the lines of one pipe read, one timestamp for
+// all): a line costs an append to the service's pending text. That text is
+// written once it reaches 128 KiB, else before the loop next waits for I/O
+// (a uv_prepare handle, active only while something is buffered: no timer,
+// no idle wakeups), so a flood costs about one write(2) per pipe read, not
+// one per line, the buffer stays under 128 KiB plus a line, and a quiet
+// service's last line is in the file at once.
 #pragma once
 
 #include <functional>
@@ -39,7 +43,8 @@ public:
     LogWriter(const LogWriter&) = delete;
     LogWriter& operator=(const LogWriter&) = delete;
 
-    Task<void> write(supervisor::OutputLine line) override;
+    Task<void> write(supervisor::OutputBatch batch) override;
+    using OutputSink::write;  // one OutputLine
     /// Writes a "reins <what>" line to a service's log.
     void note(const std::string& service, const std::string& what);
     /// Writes a transition as a "reins" line.
@@ -49,6 +54,8 @@ public:
 
     /// "2026-11-22T10:15:03.123Z" for a time point.
     static std::string timestamp(std::chrono::system_clock::time_point t);
+    /// The same into `out` (no allocation); returns its length (24).
+    static std::size_t format_timestamp(std::chrono::system_clock::time_point t, char (&out)[32]);
 
 private:
     struct Log {
@@ -56,16 +63,18 @@ private:
         std::string pending;  // whole lines not yet written
         bool failing = false;
     };
-    Log& log_of(const std::string& service);
-    void add(Log& log, std::string_view stamp, std::string_view tag, std::string_view text);
+    Log& log_of(std::string_view service);
+    // Appends "<prefix><text>\n", rotating first when the line would not
+    // fit; `prefix` is "<stamp> <tag> ".
+    void add(Log& log, std::string_view prefix, std::string_view text);
     void write_out(Log& log);
     void arm();
 
     std::function<LogTarget(const std::string&)> target_of_;
     std::function<void(const std::string&)> on_error_;
-    std::map<std::string, std::unique_ptr<Log>> logs_;
-    struct Check;
-    Check* check_;
+    std::map<std::string, std::unique_ptr<Log>, std::less<>> logs_;
+    struct Flusher;
+    Flusher* flusher_;
 };
 
 }  // namespace reins::control

@@ -24,15 +24,14 @@ bool is_active(ServiceState s) {
 }  // namespace
 
 // Every line goes to the service's log and, in `reins run`, to the console.
+// A batch is a view, valid until this write completes: both sinks read the
+// same bytes, no copy.
 class SupervisorHost::TeeSink : public supervisor::OutputSink {
 public:
     TeeSink(LogWriter* logs, supervisor::OutputSink* console) : logs_(logs), console_(console) {}
-    Task<void> write(supervisor::OutputLine line) override {
-        if (console_) {
-            supervisor::OutputLine copy = line;
-            co_await console_->write(std::move(copy));
-        }
-        co_await logs_->write(std::move(line));
+    Task<void> write(supervisor::OutputBatch batch) override {
+        if (console_) co_await console_->write(batch);
+        co_await logs_->write(batch);
     }
 
 private:

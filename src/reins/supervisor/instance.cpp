@@ -143,27 +143,59 @@ Task<void> Instance::shutdown(Millis drain) {
 
 Task<void> Instance::capture(Stream pipe, bool err, std::stop_token stop) {
     ++captures_;
-    LineReader lines(pipe);
+    LineReader reader(pipe);
     for (;;) {
-        auto line = co_await lines.next(stop);
-        if (!line) break;
-        if (ready_regex_ && !ready_seen_ && std::regex_search(line->text, *ready_regex_)) {
-            ready_seen_ = true;
-            auto sent = co_await report(InstanceEvent::Kind::ready, "log line \"" + line->text + "\"");
-            (void)sent;
+        // Every line one read completed; the views stay valid until the
+        // next next_batch(), so the sink writes them without a copy.
+        auto lines = co_await reader.next_batch(stop);
+        if (!lines) break;
+        if (ctx_.recent) keep_recent(*lines);
+        OutputBatch batch{spec_.name, err, std::chrono::system_clock::now(), lines->data, lines->pieces};
+        if (ready_regex_ && !ready_seen_) {
+            auto ready = ready_index(*lines);
+            if (ready) {
+                ready_seen_ = true;
+                // The lines before the ready line reach the sink before the
+                // report, the ready line and the rest after it.
+                if (ctx_.sink && *ready > 0) {
+                    OutputBatch before = batch;
+                    before.lines = batch.lines.first(*ready);
+                    co_await ctx_.sink->write(before);
+                }
+                batch.lines = batch.lines.subspan(*ready);
+                std::string detail = "log line \"" + std::string(lines->text(*ready)) + "\"";
+                auto sent = co_await report(InstanceEvent::Kind::ready, std::move(detail));
+                (void)sent;
+            }
         }
-        if (ctx_.recent) {
-            ctx_.recent->push_back(line->text);
-            if (ctx_.recent->size() > recent_lines) ctx_.recent->pop_front();
-        }
-        if (ctx_.sink) {
-            OutputLine out{spec_.name, err, line->continuation, std::move(line->text),
-                           std::chrono::system_clock::now()};
-            co_await ctx_.sink->write(std::move(out));  // backpressure: read on only when written
-        }
+        if (ctx_.sink) co_await ctx_.sink->write(batch);  // backpressure: read on only when written
     }
     --captures_;
     (void)drained_.try_send(1);
+}
+
+std::optional<std::size_t> Instance::ready_index(const LineReader::Batch& lines) const {
+    for (std::size_t i = 0; i < lines.pieces.size(); ++i) {
+        std::string_view text = lines.text(i);
+        if (std::regex_search(text.begin(), text.end(), *ready_regex_)) return i;
+    }
+    return std::nullopt;
+}
+
+void Instance::keep_recent(const LineReader::Batch& lines) {
+    // Only the batch's last lines can end up in the tail: copying the
+    // others only to drop them would cost an allocation per line.
+    std::deque<std::string>& recent = *ctx_.recent;
+    const std::size_t n = lines.pieces.size();
+    for (std::size_t i = n > recent_lines ? n - recent_lines : 0; i < n; ++i) {
+        std::string slot;  // the oldest entry's storage, reused when the tail is full
+        while (recent.size() >= recent_lines) {
+            slot = std::move(recent.front());
+            recent.pop_front();
+        }
+        slot.assign(lines.text(i));
+        recent.push_back(std::move(slot));
+    }
 }
 
 Channel<ServiceMessage>::SendAwaiter Instance::report(InstanceEvent::Kind kind, std::string detail, ExitStatus st) {

@@ -13,6 +13,7 @@
 
 #include "reins/async/channel.hpp"
 #include "reins/async/datagram.hpp"
+#include "reins/async/line_reader.hpp"
 #include "reins/async/process.hpp"
 #include "reins/async/task_scope.hpp"
 #include "reins/supervisor/output.hpp"
@@ -65,6 +66,10 @@ private:
     std::vector<std::string> argv() const;
 
     Task<void> capture(Stream pipe, bool err, std::stop_token stop);
+    /// The index of the first line of `lines` the ready.log regex matches.
+    std::optional<std::size_t> ready_index(const LineReader::Batch& lines) const;
+    /// Keeps the last lines of `lines` in ctx_.recent (bounded).
+    void keep_recent(const LineReader::Batch& lines);
     Task<void> watch_exit(std::stop_token stop);
     Task<void> readiness(std::stop_token stop);
     Task<void> liveness(std::stop_token stop);

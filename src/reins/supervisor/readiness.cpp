@@ -38,12 +38,13 @@ Task<Result<std::string>> wait_forever(std::stop_token stop) {
 Task<void> Instance::readiness(std::stop_token stop) {
     const ReadySpec& r = spec_.ready;
     if (r.kind == ProbeKind::none) {
-        if (r.after.count() > 0) {
+        if (r.after.count() == 0) co_return;  // the service counts as running at spawn (Service::active)
+        {
             auto waited = co_await sleep(r.after, stop);
             if (!waited) co_return;
         }
         ready_seen_ = true;
-        std::string how = r.after.count() > 0 ? "up for " + ms(r.after) : "spawned";
+        std::string how = "up for " + ms(r.after);
         auto sent = co_await report(InstanceEvent::Kind::ready, how);
         (void)sent;
         co_return;

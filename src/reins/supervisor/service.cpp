@@ -176,6 +176,13 @@ Task<void> Service::active(std::stop_token stop) {
         std::unique_ptr<Instance> inst = std::move(*launched);
         transition(ServiceState::starting, "spawned pid " + std::to_string(inst->pid()));
         answer_waiters({}, /*spawned_only=*/true);
+        if (spec_.ready.kind == ProbeKind::none && spec_.ready.after.count() == 0) {
+            // Ready at spawn, decided here rather than by a message: an exit
+            // already queued in the mailbox must not count as a failed startup.
+            transition(ServiceState::running, "ready: spawned");
+            inst->start_liveness();
+            answer_waiters({});
+        }
 
         Outcome outcome = co_await watch(*inst, stop);
         if (outcome != Outcome::ended) transition(ServiceState::stopping, stop_reason(outcome));

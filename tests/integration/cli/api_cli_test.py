@@ -9,9 +9,11 @@ request can stall the supervisor), §8.
 import json
 import os
 import socket
+import sys
 import threading
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 from reins_harness import (FIXTURE, alive, api, check, main, ready_lines, reins, service, show,
                            status_json, supervisor_pid, toml_cmd, track, unix_connect, wait_for, write)
 

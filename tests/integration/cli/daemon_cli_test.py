@@ -3,52 +3,23 @@
 against the real binary.
 
 Usage: daemon_cli_test.py PATH/TO/reins PATH/TO/reins-fixture [TEST...]
-SPEC §2 (exit codes, idempotence, after a killed supervisor), §5.7 (daemon,
-state directory files and modes, one supervisor per directory, pids trusted
-only with their start time), §8.
+SPEC §2 (exit codes, idempotence, the status table and --json, --lsb), §5.3
+(a crash loop ends failed), §5.5 (stop order, nothing left), §5.7 (the
+detached daemon, its files, failed starts, adding a service), §8.
+The killed-supervisor and one-supervisor-per-directory cases are in
+state_cli_test.py.
 """
-import fcntl
 import json
 import os
 import re
-import signal
 import socket
-import stat
-import subprocess
+import sys
 import time
 
-from reins_harness import (FIXTURE, REINS, alive, check, daemons_of, env_for, http_get, main, port_free, read,
-                           ready_lines, reins, service, show, start_time, state_json, status_json, supervisor_pid,
-                           toml_cmd, track, wait_for, wait_gone, write)
-
-
-def api_config(d, extra_args=(), extra_toml=""):
-    """reins.toml with one fixture service `api` (auto port, http readiness)
-    that records its starts in d/record-api."""
-    cmd = [FIXTURE, "--port", "${PORT}", "--record", os.path.join(d, "record-api"), *extra_args]
-    write(d, "reins.toml", f'''version = 1
-[service.api]
-command = {toml_cmd(cmd)}
-port = "auto"
-ready = {{ http = "/ready" }}
-{extra_toml}''')
-
-
-def starts_recorded(d, name="api"):
-    return (read(os.path.join(d, f"record-{name}"), "") or "").count("start pid=")
-
-
-def start_ok(d, args=(), what="start"):
-    """`reins start ARGS` that must succeed: {name: (port, pid)} of its ready lines."""
-    r = reins(["start", *args], d, timeout=60)
-    check(r.returncode == 0, f"{what}: exit 0: {show(r)}")
-    ready = ready_lines(r.stderr)
-    for port, pid in ready.values():
-        track(pid)
-    sup = supervisor_pid(os.path.join(d, ".reins"))
-    if sup:
-        track(sup)
-    return r, ready
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from reins_harness import (FIXTURE, alive, api_config, check, daemons_of, http_get, main, port_free, read,
+                           ready_lines, reins, service, show, start_ok, start_time, starts_recorded, state_json,
+                           status_json, supervisor_pid, toml_cmd, track, wait_for, wait_gone, write)
 
 
 # ---- exit codes -----------------------------------------------------------------
@@ -187,50 +158,6 @@ def test_start_twice(d):
     check(service(doc, "api") and service(doc, "api")["restarts"] == 0, f"no restart: {doc}")
 
 
-def test_concurrent_start(d):
-    api_config(d)
-    sd = os.path.join(d, ".reins")
-    procs = [subprocess.Popen([REINS, "start"], cwd=d, env=env_for(), stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
-    results = []
-    for p in procs:
-        try:
-            out, err = p.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            out, err = p.communicate()
-        results.append((p.returncode, err))
-    sup = supervisor_pid(sd)
-    if sup:
-        track(sup)
-    for code, err in results:
-        check(code == 0, f"every concurrent start exits 0: {code}: {err!r}")
-    # A loser daemon (if one was spawned) exits at once; then exactly one is left.
-    check(wait_for(lambda: len(daemons_of(sd)) == 1, 10), f"exactly one daemon: {daemons_of(sd)}")
-    time.sleep(0.3)
-    check(daemons_of(sd) == [sup], f"exactly one daemon, the one of reins.pid ({sup}): {daemons_of(sd)}")
-    check(starts_recorded(d) == 1, f"the service was started once: {read(os.path.join(d, 'record-api'))!r}")
-    r, doc = status_json(d)
-    s = service(doc, "api")
-    check(r.returncode == 0 and s and s["state"] == "running" and s["restarts"] == 0 and doc["supervisor"]["pid"] == sup,
-          f"one running service: {doc}")
-    if s:
-        track(s["pid"])
-
-
-def test_second_supervisor_on_locked_dir(d):
-    api_config(d)
-    r, ready = start_ok(d)
-    sup = supervisor_pid(os.path.join(d, ".reins"))
-    check(sup is not None, "reins.pid")
-    # A foreground supervisor on the same state directory is refused, naming the first.
-    r = reins(["run"], d, timeout=30)
-    check(r.returncode == 3 and f"pid {sup}" in r.stderr, f"second supervisor: 3 naming pid {sup}: {show(r)}")
-    r = reins(["run", "--", "sleep", "30"], d, timeout=30)
-    check(r.returncode == 3 and f"pid {sup}" in r.stderr, f"run -- CMD on a locked dir: 3 naming pid {sup}: {show(r)}")
-    check(alive(sup) and reins(["status"], d).returncode == 0, "the first supervisor is undisturbed")
-
-
 def test_failed_startup(d):
     sd = os.path.join(d, ".reins")
     write(d, "reins.toml", f'''version = 1
@@ -322,140 +249,91 @@ def test_start_adds_service(d):
         check(not alive(pid), f"{name} gone")
 
 
-# ---- a killed supervisor ---------------------------------------------------------------
-
-def kill_supervisor(d):
-    sd = os.path.join(d, ".reins")
-    sup = supervisor_pid(sd)
-    if check(sup and alive(sup), "a supervisor to kill"):
-        os.kill(sup, signal.SIGKILL)
-        check(wait_gone(sup, 5), "the supervisor died")
-    return sup
-
-
-def test_killed_supervisor(d):
-    api_config(d)
-    sd = os.path.join(d, ".reins")
-    r, ready = start_ok(d)
-    if not check("api" in ready, f"started: {r.stderr!r}"):
+def test_failed_service_status(d):
+    # A crash loop: exactly restart.max restarts, then `failed` (the circuit opens).
+    write(d, "reins.toml", f'''version = 1
+[service.crash]
+command = "echo crash-output-$$; sleep 0.2; exit 1"
+restart = {{ max = 2, backoff = {{ initial = "50ms", jitter = 0 }} }}
+[service.idle]
+command = {toml_cmd([FIXTURE, "--no-listen"])}
+''')
+    start_ok(d)
+    failed = wait_for(lambda: (service(status_json(d)[1], "crash") or {}).get("state") == "failed", 15)
+    r, doc = status_json(d, ["crash"])
+    s = service(doc, "crash") or {}
+    if not check(failed, f"crash ends failed: {doc}"):
         return
-    port, pid = ready["api"]
-    kill_supervisor(d)
-    time.sleep(0.2)
-    survived = alive(pid)
-    r = reins(["status"], d)
-    check(r.returncode == 1, f"status after SIGKILL of the supervisor: 1: {show(r)}")
-    if survived:
-        check(str(pid) in r.stderr, f"the surviving service pid {pid} is listed: {r.stderr!r}")
-    r = reins(["status", "--lsb"], d)
-    check(r.returncode == 3, f"status --lsb: 3: {show(r)}")
-    r = reins(["stop"], d)
-    check(r.returncode == (0 if survived else 1), f"stop of the survivors: {show(r)}")
-    check(not alive(pid) and wait_for(lambda: port_free(port), 5), "nothing left: service gone, port free")
-    check(not os.path.exists(os.path.join(sd, "reins.pid")) and not os.path.exists(os.path.join(sd, "reins.sock")),
-          "stale reins.pid / reins.sock removed")
-    r = reins(["stop"], d)
-    check(r.returncode == 1, f"stop again: 1 (nothing alive): {show(r)}")
-    r = reins(["status"], d)
-    check(r.returncode == 1 and str(pid) not in r.stderr, f"status lists nothing now: {show(r)}")
-    # The state dir is usable again.
-    r, ready = start_ok(d, what="start after a killed supervisor")
-    check("api" in ready, "started again")
+    check(s.get("restarts") == 2 and s.get("last_exit") == "exit 1" and not s.get("pid"),
+          f"after exactly max=2 restarts, last exit shown: {s}")
+    check(any(l.startswith("crash-output-") for l in s.get("last_output", [])), f"last output in the json: {s}")
+    r = reins(["status", "crash"], d)
+    check(r.returncode == 3, f"status of a failed service exits 3 (SPEC 5.3, 2): {show(r)}")
+    check("crash-output-" in r.stdout + r.stderr, f"status shows the failed service's last output lines: {show(r)}")
+    r = reins(["status", "--lsb", "crash"], d)
+    check(r.returncode == 1, f"status --lsb of a failed service: 1: {show(r)}")
+    r = reins(["status", "--lsb", "crash", "idle", "nope"], d)
+    check(r.returncode == 4, f"--lsb with several: 4 before 1: {show(r)}")
+    r = reins(["status", "--lsb", "idle"], d)
+    check(r.returncode == 0, f"--lsb idle: 0: {show(r)}")
+    # `reins restart NAME` closes the circuit.
+    r = reins(["restart", "crash"], d)
+    check(r.returncode == 0 and "crash" in ready_lines(r.stderr), f"restart of a failed service starts it: {show(r)}")
+    s = service(status_json(d, ["crash"])[1], "crash") or {}
+    check(s.get("state") in ("running", "restarting"), f"crash runs again: {s}")
 
 
-def test_start_after_killed_supervisor(d):
-    api_config(d)
+def test_stop_order_and_unknown_names(d):
+    rec_api, rec_web = os.path.join(d, "record-api"), os.path.join(d, "record-web")
+    write(d, "reins.toml", f'''version = 1
+[service.api]
+command = {toml_cmd([FIXTURE, "--port", "${PORT}", "--record", rec_api])}
+port = "auto"
+ready = {{ tcp = true }}
+[service.web]
+command = {toml_cmd([FIXTURE, "--port", "${PORT}", "--record", rec_web, "--ignore-term"])}
+port = "auto"
+ready = {{ tcp = true }}
+depends_on = ["api"]
+stop.timeout = "1s"
+''')
     r, ready = start_ok(d)
-    if not check("api" in ready, f"started: {r.stderr!r}"):
-        return
-    port, pid = ready["api"]
-    kill_supervisor(d)
-    r, ready2 = start_ok(d, what="start after SIGKILL of the supervisor")
-    check(not alive(pid), f"the next start stopped the survivor {pid}")
-    check("api" in ready2 and ready2["api"][1] != pid, f"a new service process: {r.stderr!r}")
-    r, doc = status_json(d)
-    check(r.returncode == 0 and len(daemons_of(os.path.join(d, ".reins"))) == 1, f"one supervisor: {show(r)}")
+    check(set(ready) == {"api", "web"}, f"both started: {r.stderr!r}")
+    for verb in ("stop", "restart", "start"):
+        r = reins([verb, "nope"], d)
+        # stop/restart: 1 (no such service); start validates the names first (1 or 3).
+        ok = r.returncode == 1 if verb != "start" else r.returncode in (1, 3)
+        check(ok and "nope" in r.stderr, f"{verb} of an unknown service fails naming it: {show(r)}")
+    r = reins(["stop"], d, timeout=60)
+    check(r.returncode == 0, f"stop: {show(r)}")
+
+    def stamp(path, what):
+        m = re.search(rf"^{what} time=([0-9.]+)$", read(path, "") or "", re.M)
+        return float(m.group(1)) if m else None
+
+    api_term, web_term = stamp(rec_api, "signal SIGTERM"), stamp(rec_web, "signal SIGTERM")
+    check(api_term and web_term, f"both got SIGTERM: {read(rec_api)!r} {read(rec_web)!r}")
+    if api_term and web_term:
+        # web ignores SIGTERM and is killed at its 1 s timeout; api (its dependency) is stopped after it.
+        check(api_term >= web_term + 0.5, f"reverse dependency order: api stopped after web ({api_term - web_term:.2f}s)")
+    for name, (port, pid) in ready.items():
+        check(not alive(pid) and port_free(port), f"{name}: gone, port free")
 
 
-def test_stale_pid_not_signalled(d):
-    api_config(d)
-    sd = os.path.join(d, ".reins")
+def test_stop_leaves_no_grandchild(d):
+    record = os.path.join(d, "record-api")
+    api_config(d, ["--grandchild", "--grandchild-ignore-term"], 'stop.timeout = "1s"\n')
     r, ready = start_ok(d)
-    if not check("api" in ready, f"started: {r.stderr!r}"):
+    m = re.search(r"^grandchild pid=(\d+) port=(\d+)", read(record, "") or "", re.M)
+    if not check("api" in ready and m, f"started with a setsid grandchild: {read(record)!r}"):
         return
-    port, pid = ready["api"]
-    sup = kill_supervisor(d)
-    os.killpg(pid, signal.SIGKILL)
-    check(wait_gone(pid, 5), "the service is gone too")
-    # An unrelated process now has "its" pid in every file (a recycled pid).
-    bystander = subprocess.Popen(["sleep", "60"], cwd=d, start_new_session=True)
-    track(bystander.pid)
-    try:
-        snap = state_json(sd)
-        for s in snap["services"]:
-            s["pid"] = bystander.pid  # pid_start_time stays the old process's: not this one's
-        check(service(snap, "api")["pid_start_time"] != start_time(bystander.pid), "start times differ")
-        if "supervisor" in snap and isinstance(snap["supervisor"], dict):
-            snap["supervisor"]["pid"] = bystander.pid
-        write(sd, "state.json", json.dumps(snap))
-        write(sd, "reins.pid", f"{bystander.pid}\n")
-        os.makedirs(os.path.join(sd, "pids"), exist_ok=True)
-        write(os.path.join(sd, "pids"), "api.pid", f"{bystander.pid}\n")
-        r = reins(["status"], d)
-        check(r.returncode == 1 and f"pid {bystander.pid}" not in r.stderr,
-              f"status: 1, the bystander is not a survivor: {show(r)}")
-        r = reins(["stop"], d)
-        check(r.returncode == 1, f"stop: nothing of the service alive: 1: {show(r)}")
-        check(alive(bystander.pid), "stop did not signal the recycled pid")
-        api_config(d)
-        r, ready = start_ok(d, what="start over stale files")
-        check(alive(bystander.pid), "start did not signal the recycled pid")
-        r = reins(["stop"], d)
-        check(r.returncode == 0, f"stop: {show(r)}")
-        check(alive(bystander.pid) and bystander.poll() is None, "the bystander survived everything")
-    finally:
-        bystander.kill()
-        bystander.wait(timeout=10)
-
-
-# ---- files ---------------------------------------------------------------------------
-
-def test_state_dir_modes(d):
-    nested = os.path.join(d, "a", "b", "state")
-    old = os.umask(0)
-    try:
-        r = reins(["start", "--state-dir", nested, "--name", "svc", "--", FIXTURE, "--no-listen"], d,
-                  preexec=lambda: os.umask(0))
-    finally:
-        os.umask(old)
-    check(r.returncode == 0, f"start with a nested --state-dir and umask 0: {show(r)}")
-    for port, pid in ready_lines(r.stderr).values():
-        track(pid)
-    sup = supervisor_pid(nested)
-    if sup:
-        track(sup)
-    st = os.stat(nested)
-    check(stat.S_IMODE(st.st_mode) == 0o700, f"state dir mode 0700: {oct(st.st_mode)}")
-    lock = os.stat(os.path.join(nested, "reins.lock"))
-    check(stat.S_IMODE(lock.st_mode) == 0o600, f"reins.lock mode 0600: {oct(lock.st_mode)}")
-    sock = os.stat(os.path.join(nested, "reins.sock"))
-    check(stat.S_ISSOCK(sock.st_mode) and stat.S_IMODE(sock.st_mode) == 0o600,
-          f"reins.sock is a socket, mode 0600: {oct(sock.st_mode)}")
-    check(not os.path.exists(os.path.join(d, ".reins")), "no .reins in the cwd when --state-dir is given")
-    # The lock is really held (flock) by the supervisor.
-    with open(os.path.join(nested, "reins.lock")) as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            held = False
-            fcntl.flock(f, fcntl.LOCK_UN)
-        except OSError:
-            held = True
-    check(held, "reins.lock is flocked by the supervisor")
-    # REINS_STATE_DIR is the same as --state-dir.
-    r = reins(["status"], d, env={"REINS_STATE_DIR": nested})
-    check(r.returncode == 0 and "svc" in r.stdout, f"status with REINS_STATE_DIR: {show(r)}")
-    r = reins(["stop", "--state-dir", nested], d)
-    check(r.returncode == 0 and wait_gone(sup, 5), f"stop --state-dir: {show(r)}")
+    gpid, gport = int(m.group(1)), int(m.group(2))
+    track(gpid)
+    check(alive(gpid) and not port_free(gport), "the grandchild holds its port")
+    r = reins(["stop", "api"], d, timeout=60)
+    check(r.returncode == 0, f"stop api: {show(r)}")
+    check(not alive(ready["api"][1]) and not alive(gpid), "stop returns when the child and its setsid'd grandchild are gone")
+    check(port_free(ready["api"][0]) and port_free(gport), "both ports free")
 
 
 def parse_table(text):

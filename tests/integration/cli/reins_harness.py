@@ -29,6 +29,17 @@ failures = []
 _current = {"dir": None, "pids": set(), "popens": []}
 
 
+SANITIZER_RX = re.compile(r"ERROR: \w+Sanitizer|runtime error:")
+
+
+def sanitizer_clean(text, what):
+    """Fails the test when a sanitizer reported something in `text` (ASan/UBSan builds)."""
+    m = SANITIZER_RX.search(text or "")
+    if m:
+        check(False, f"sanitizer report in {what}: {text[m.start():m.start() + 1200]}")
+    return not m
+
+
 def check(cond, what):
     if not cond:
         failures.append(what)
@@ -48,8 +59,10 @@ def env_for(extra=None):
 def reins(args, cwd, timeout=60, env=None, preexec=None):
     """Runs reins to its end; a hang is a failed check, not a blocked test run."""
     try:
-        return subprocess.run([REINS] + args, cwd=cwd, env=env_for(env), capture_output=True, text=True,
-                              timeout=timeout, stdin=subprocess.DEVNULL, preexec_fn=preexec)
+        r = subprocess.run([REINS] + args, cwd=cwd, env=env_for(env), capture_output=True, text=True,
+                           timeout=timeout, stdin=subprocess.DEVNULL, preexec_fn=preexec)
+        sanitizer_clean(r.stderr, f"reins {' '.join(args)}")
+        return r
     except subprocess.TimeoutExpired as e:
         check(False, f"reins {' '.join(args)} did not end within {timeout}s")
         return subprocess.CompletedProcess(e.cmd, -999, _text(e.stdout), _text(e.stderr))
@@ -239,6 +252,10 @@ def cleanup(d):
         _kill(pid)
     for pid in victims:
         wait_gone(pid, 5)
+    # What the daemons said on their stderr (logs/reins.log), and reins run's stderr.
+    for root, dirs, files in os.walk(d):
+        if "reins.log" in files:
+            sanitizer_clean(read(os.path.join(root, "reins.log"), ""), os.path.join(root, "reins.log"))
     left = ours(d)
     if left:
         print(f"warning: processes of {d} still alive after cleanup: {left}", file=sys.stderr)
@@ -310,6 +327,7 @@ class Fg:
             code = None
         for t in self.threads:
             t.join(timeout=5)
+        sanitizer_clean(self.stderr_text(), " ".join(self.p.args))
         return code
 
 
@@ -444,6 +462,37 @@ def supervisor_pid(state_dir):
         return int((read(os.path.join(state_dir, "reins.pid"), "") or "").strip())
     except ValueError:
         return None
+
+
+# ---- a daemon with one fixture service ------------------------------------------------
+
+def api_config(d, extra_args=(), extra_toml=""):
+    """reins.toml with one fixture service `api` (auto port, http readiness)
+    that records its starts in d/record-api."""
+    cmd = [FIXTURE, "--port", "${PORT}", "--record", os.path.join(d, "record-api"), *extra_args]
+    write(d, "reins.toml", f'''version = 1
+[service.api]
+command = {toml_cmd(cmd)}
+port = "auto"
+ready = {{ http = "/ready" }}
+{extra_toml}''')
+
+
+def starts_recorded(d, name="api"):
+    return (read(os.path.join(d, f"record-{name}"), "") or "").count("start pid=")
+
+
+def start_ok(d, args=(), what="start"):
+    """`reins start ARGS` that must succeed: {name: (port, pid)} of its ready lines."""
+    r = reins(["start", *args], d, timeout=60)
+    check(r.returncode == 0, f"{what}: exit 0: {show(r)}")
+    ready = ready_lines(r.stderr)
+    for port, pid in ready.values():
+        track(pid)
+    sup = supervisor_pid(os.path.join(d, ".reins"))
+    if sup:
+        track(sup)
+    return r, ready
 
 
 # ---- the runner -----------------------------------------------------------------

@@ -10,8 +10,10 @@ import os
 import re
 import signal
 import socket
+import sys
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 from reins_harness import (FIXTURE, READY_RX, alive, check, http_get, main, port_free, ready_lines, reins, run_fg,
                            read, show, toml_cmd, track, wait_for, wait_gone, write)
 
@@ -52,12 +54,12 @@ def test_default_restart_policy(d):
     # (ready once spawned): the policy restarts it. Repeated, as a race shows
     # only some of the time.
     one_run = 0
-    for _ in range(10):
+    for _ in range(20):
         r = reins(["run", "--max-restarts", "1", "--", "sh", "-c", "echo attempt; exit 7"], d, timeout=30)
         if r.returncode != 7 or r.stdout.splitlines().count("sh | attempt") != 2:
             one_run += 1
             last = r
-    check(one_run == 0, f"--max-restarts 1: 2 runs and exit 7 every time; {one_run}/10 were not: {show(last) if one_run else ''}")
+    check(one_run == 0, f"--max-restarts 1: 2 runs and exit 7 every time; {one_run}/20 were not: {show(last) if one_run else ''}")
 
 
 def test_spawn_failure(d):
@@ -106,10 +108,32 @@ def test_ready_line_and_ctrl_c(d):
         check(wait_for(lambda: port_free(port), 5), f"port {port} free after {sig.name}")
 
 
+def test_ctrl_c_leaves_no_grandchild(d):
+    # SPEC 1, 5.5, 8: nothing left behind, whatever way the child forked its helper.
+    for mode in ("setsid", "double-fork", "plain"):
+        fg = run_fg(["run", "--restart", "no", "--port", "auto", "--ready", "tcp", "--stop-timeout", "2s", "--",
+                     FIXTURE, "--port", "$PORT", "--grandchild-mode", mode], d)
+        m = fg.wait_line(READY_RX, 30)
+        g = fg.wait_line(r"fixture: grandchild pid (\d+) listening on 127\.0\.0\.1:(\d+)", 10, stream="out")
+        if not check(m and g, f"{mode}: ready, grandchild line: {fg.stdout_text()!r} {fg.stderr_text()!r}"):
+            fg.wait(1)
+            return
+        port, pid, gpid, gport = int(m.group(2)), int(m.group(3)), int(g.group(1)), int(g.group(2))
+        track(pid)
+        track(gpid)
+        check(alive(gpid) and not port_free(gport), f"{mode}: the grandchild holds its port")
+        fg.signal(signal.SIGINT)
+        code = fg.wait(20)
+        check(code == 0, f"{mode}: Ctrl-C: exit 0, got {code}")
+        check(not alive(pid) and not alive(gpid), f"{mode}: child {pid} and grandchild {gpid} gone when run returns")
+        check(port_free(port) and port_free(gport), f"{mode}: both ports free")
+
+
 def test_second_ctrl_c_kills(d):
     record = os.path.join(d, "record")
-    fg = run_fg(["run", "--restart", "no", "--stop-timeout", "30s", "--", FIXTURE, "--no-listen", "--ignore-term",
-                 "--record", record], d)
+    # Ready once it printed "armed": its signal handlers are in place by then.
+    fg = run_fg(["run", "--restart", "no", "--stop-timeout", "30s", "--ready", "log:^armed$", "--",
+                 FIXTURE, "--no-listen", "--ignore-term", "--record", record, "--print-ready", "armed"], d)
     m = fg.wait_line(READY_RX, 30)
     if not check(m is not None, f"ready line: {fg.stderr_text()!r}"):
         fg.wait(1)

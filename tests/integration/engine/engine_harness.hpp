@@ -43,11 +43,11 @@ inline ServiceSpec spec(std::string name, CommandSpec cmd) {
     return s;
 }
 
-/// Collects every output line, for assertions.
+/// Collects every output line, for assertions (copied: a batch is a view).
 class CollectingSink : public OutputSink {
 public:
-    Task<void> write(OutputLine line) override {
-        lines.push_back(std::move(line));
+    Task<void> write(OutputBatch batch) override {
+        for (std::size_t i = 0; i < batch.size(); ++i) lines.push_back(batch.line(i));
         co_return;
     }
     bool saw(const std::string& needle) const {

@@ -62,6 +62,20 @@ Task<void> collect(LineReader* r, std::vector<Line>* out, Result<Line>* last) {
     }
 }
 
+// The same through next_batch(), copied out of each batch before the next call.
+Task<void> collect_batches(LineReader* r, std::vector<Line>* out, Result<Line>* last, std::size_t* batches) {
+    for (;;) {
+        auto b = co_await r->next_batch();
+        if (!b) {
+            *last = fail(std::move(b).error());
+            co_return;
+        }
+        ++*batches;
+        CHECK_FALSE(b->pieces.empty());
+        for (std::size_t i = 0; i < b->pieces.size(); ++i) out->push_back({std::string(b->text(i)), b->pieces[i].continuation});
+    }
+}
+
 // The reference split: by '\n', then into max_line pieces.
 std::vector<Line> reference(const std::string& data, std::size_t max_line) {
     std::vector<Line> out;
@@ -247,18 +261,62 @@ TEST_SUITE("line_reader") {
                     pieces.push_back(data.substr(pos, n));
                     pos += n;
                 }
-                auto [a, b] = stream_pair();
-                LineReader reader(b, max_line);
-                std::vector<Line> got;
-                Result<Line> last = fail(Errc::timeout);
-                TaskScope scope;
-                scope.spawn(feed(&a, std::move(pieces), true));
-                scope.spawn(collect(&reader, &got, &last));
-                co_await scope.join();
-                CHECK_MESSAGE(same(got, reference(data, max_line)), "max_line ", max_line);
-                CHECK(last.error().is(Errc::end_of_stream));
+                for (bool batched : {false, true}) {
+                    auto [a, b] = stream_pair();
+                    LineReader reader(b, max_line);
+                    std::vector<Line> got;
+                    Result<Line> last = fail(Errc::timeout);
+                    std::size_t batches = 0;
+                    TaskScope scope;
+                    scope.spawn(feed(&a, pieces, true));
+                    if (batched) scope.spawn(collect_batches(&reader, &got, &last, &batches));
+                    else scope.spawn(collect(&reader, &got, &last));
+                    co_await scope.join();
+                    CHECK_MESSAGE(same(got, reference(data, max_line)), "max_line ", max_line, " batched ", batched);
+                    CHECK(last.error().is(Errc::end_of_stream));
+                    if (batched) CHECK(batches <= pieces.size() + 1);  // at most one batch per chunk (+ the tail at EOF)
+                }
             }
-        }, 20s);
+        }, 40s);
+    }
+
+    TEST_CASE("next_batch: every complete line buffered, as views kept until the next call") {
+        run_test([](std::stop_token) -> Task<void> {
+            auto [a, b] = stream_pair();
+            LineReader reader(b, 8);
+            auto w = co_await a.write("a\n\nccc\n0123456789abcdefghij\npartial");
+            CHECK(w.has_value());
+            auto first = co_await reader.next_batch();
+            REQUIRE(first.has_value());
+            REQUIRE(first->pieces.size() == 6);
+            std::vector<std::string> texts;
+            for (std::size_t i = 0; i < first->pieces.size(); ++i) texts.emplace_back(first->text(i));
+            CHECK(texts == std::vector<std::string>{"a", "", "ccc", "01234567", "89abcdef", "ghij"});
+            CHECK_FALSE(first->pieces[2].continuation);
+            CHECK_FALSE(first->pieces[3].continuation);
+            CHECK(first->pieces[4].continuation);
+            CHECK(first->pieces[5].continuation);
+            CHECK(first->data == "a\n\nccc\n0123456789abcdefghij\n");
+            CHECK(reader.buffered() == 7);  // "partial" stays for the next call
+            // An already stopped token: cancelled, nothing lost.
+            std::stop_source pre;
+            pre.request_stop();
+            auto c = co_await reader.next_batch(pre.get_token());
+            CHECK(c.error().is(Errc::cancelled));
+            auto w2 = co_await a.write(" end\n");
+            CHECK(w2.has_value());
+            a.close();
+            auto second = co_await reader.next_batch();
+            REQUIRE(second.has_value());
+            REQUIRE(second->pieces.size() == 2);  // "partial end" is longer than 8 bytes
+            CHECK(second->text(0) == "partial ");
+            CHECK(second->text(1) == "end");
+            CHECK(second->pieces[1].continuation);
+            auto end = co_await reader.next_batch();
+            CHECK(end.error().is(Errc::end_of_stream));
+            auto line = co_await reader.next();
+            CHECK(line.error().is(Errc::end_of_stream));
+        });
     }
 
     TEST_CASE("a stop returns cancelled and keeps the buffered bytes for the next call") {
