@@ -20,6 +20,7 @@ Python 3 standard library only.
 """
 
 import argparse
+import math
 import os
 import re
 import shutil
@@ -46,7 +47,7 @@ def parse_size(text):
 def percentile(values, p):
     """Nearest-rank percentile (p in 0..100) of a non-empty list."""
     s = sorted(values)
-    k = max(0, min(len(s) - 1, int(round(p / 100 * len(s) + 0.5)) - 1))
+    k = max(0, min(len(s) - 1, math.ceil(p / 100 * len(s)) - 1))
     return s[k]
 
 

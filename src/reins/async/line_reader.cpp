@@ -68,7 +68,7 @@ bool LineReader::take(Batch& out) {
     const std::size_t start = pos_;
     std::size_t len = 0, consume = 0;
     bool whole = true;
-    while (find(len, consume, whole)) {
+    while (pieces_.size() < max_batch && find(len, consume, whole)) {
         pieces_.push_back(Piece{pos_ - start, len, continuing_});
         continuing_ = !whole;
         pos_ += consume;

@@ -78,10 +78,14 @@ public:
     /// call). Errc::cancelled on stop, losing nothing: buffered bytes are
     /// returned by the next call. Other read errors pass through.
     NextAwaiter next(std::stop_token stop = {});
-    /// Every complete line buffered (reading one chunk at a time until there
-    /// is at least one); otherwise as next(). A batch holds at most one
-    /// chunk's lines plus the unfinished line that preceded it.
+    /// Every complete line buffered, up to max_batch (reading one chunk at a
+    /// time until there is at least one); otherwise as next(). A batch holds
+    /// at most one chunk's lines plus the unfinished line that preceded it.
     BatchAwaiter next_batch(std::stop_token stop = {});
+    /// The most lines a batch holds: a chunk of empty lines comes in a few
+    /// batches, so the pieces' index stays small (and so does what a sink
+    /// builds from one batch).
+    static constexpr std::size_t max_batch = 4096;
 
     /// Bytes received and not yet returned as lines.
     std::size_t buffered() const noexcept { return buf_.size() - pos_; }

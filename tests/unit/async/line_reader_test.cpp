@@ -319,6 +319,30 @@ TEST_SUITE("line_reader") {
         });
     }
 
+    TEST_CASE("next_batch: a chunk of empty lines comes in batches of at most max_batch lines") {
+        run_test([](std::stop_token) -> Task<void> {
+            auto [a, b] = stream_pair();
+            LineReader reader(b);
+            constexpr std::size_t total = 3 * LineReader::max_batch + 100;
+            auto w = co_await a.write(std::string(total, '\n'));
+            CHECK(w.has_value());
+            a.close();
+            std::size_t lines = 0, biggest = 0;
+            for (;;) {
+                auto batch = co_await reader.next_batch();
+                if (!batch) {
+                    CHECK(batch.error().is(Errc::end_of_stream));
+                    break;
+                }
+                lines += batch->pieces.size();
+                biggest = std::max(biggest, batch->pieces.size());
+                CHECK(batch->data == std::string(batch->pieces.size(), '\n'));
+            }
+            CHECK(lines == total);
+            CHECK(biggest == LineReader::max_batch);  // a 12 KiB chunk holds more
+        });
+    }
+
     TEST_CASE("a stop returns cancelled and keeps the buffered bytes for the next call") {
         run_test([](std::stop_token) -> Task<void> {
             auto [a, b] = stream_pair();
