@@ -120,6 +120,10 @@ std::string config_path(const Args& args, Output& out) {
     return {};
 }
 
+void print_diagnostics(const std::vector<config::Diagnostic>& ds, Output& out) {
+    for (const auto& d : ds) out.say(config::format(d, config::FormatOptions{out.color(), true}));
+}
+
 std::optional<Place> find_place(const Args& args, Output& out, bool need_config) {
     namespace fs = std::filesystem;
     Place place;

@@ -22,10 +22,6 @@ std::optional<int> port_base(const Args& args, Output& out) {
     return std::stoi(v);
 }
 
-void print_diagnostics(const std::vector<config::Diagnostic>& ds, Output& out) {
-    for (const auto& d : ds) out.say(config::format(d, config::FormatOptions{out.color(), true}));
-}
-
 std::string names(const config::Config& cfg) {
     std::string out;
     for (std::size_t i = 0; i < cfg.services.size() && i < 10; ++i) out += (i ? ", " : "") + cfg.services[i].name;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "reins/async/result.hpp"
+#include "reins/config/diagnostic.hpp"
 
 namespace reins::cli {
 
@@ -73,6 +74,9 @@ const std::vector<OptionDef>& common_options();
 /// The config file a command works on: -c FILE, else reins.toml or
 /// Procfile in the current directory. Empty after saying why there is none.
 std::string config_path(const Args& args, Output& out);
+
+/// Config diagnostics, gcc-style with excerpts, on stderr.
+void print_diagnostics(const std::vector<config::Diagnostic>& ds, Output& out);
 
 /// Where a command's supervisor lives (SPEC §2, §5.7).
 struct Place {

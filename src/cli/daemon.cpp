@@ -39,12 +39,12 @@ int run_daemon(const Args& args, Output& out) {
     Loop loop;
     {
         control::SupervisorHost host(std::move(h->options));
-        auto opened = host.open();
+        control::LockInfo holder;
+        auto opened = host.open(&holder);
         if (!opened) {
             const Error& e = opened.error();
             if (e.code == control::LockErrc::busy) {
-                auto state = control::inspect_lock(control::StatePaths{place->state_dir});
-                tell(ready_fd, "busy " + std::to_string(state.info ? state.info->pid : 0));
+                tell(ready_fd, "busy " + std::to_string(holder.pid));
             } else {
                 tell(ready_fd, "error " + e.message());
             }

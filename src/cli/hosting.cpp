@@ -11,12 +11,6 @@
 
 namespace reins::cli {
 
-namespace {
-void print_diagnostics(const std::vector<config::Diagnostic>& ds, Output& out) {
-    for (const auto& d : ds) out.say(config::format(d, config::FormatOptions{out.color(), true}));
-}
-}  // namespace
-
 std::optional<Hosting> hosting(const Args& args, const Place& place, Output& out, int* code) {
     namespace fs = std::filesystem;
     std::error_code ec;

@@ -9,13 +9,9 @@ namespace reins::control {
 
 using nlohmann::json;
 using supervisor::ServiceState;
+using supervisor::is_active;
 
 namespace {
-
-bool is_active(ServiceState s) {
-    return s == ServiceState::starting || s == ServiceState::running || s == ServiceState::restarting ||
-           s == ServiceState::stopping;
-}
 
 /// The services a body names: {"services":["a","b"]} (absent or []: all).
 Result<std::vector<std::string>> names_in(const std::string& body) {

@@ -15,13 +15,7 @@
 namespace reins::control {
 
 using supervisor::ServiceState;
-
-namespace {
-bool is_active(ServiceState s) {
-    return s == ServiceState::starting || s == ServiceState::running || s == ServiceState::restarting ||
-           s == ServiceState::stopping;
-}
-}  // namespace
+using supervisor::is_active;
 
 // Every line goes to the service's log and, in `reins run`, to the console.
 // A batch is a view, valid until this write completes: both sinks read the
@@ -90,8 +84,8 @@ void SupervisorHost::note(const std::string& line) {
     if (options_.say) options_.say(line);
 }
 
-Result<void> SupervisorHost::open() {
-    auto lock = SupervisorLock::acquire(options_.paths, options_.version);
+Result<void> SupervisorHost::open(LockInfo* holder) {
+    auto lock = SupervisorLock::acquire(options_.paths, options_.version, holder);
     if (!lock) return fail(std::move(lock).error());
     lock_.emplace(std::move(*lock));
     for (const char* sub : {"/pids", "/logs"}) {

@@ -64,8 +64,8 @@ public:
     /// Takes the state directory: creates it (0700), takes the lock
     /// (LockErrc::busy naming the holder), clears stale pid files, listens
     /// on reins.sock (and [supervisor] listen). Call on the loop's thread,
-    /// before run().
-    Result<void> open();
+    /// before run(). A busy lock fills `*holder` (when given) with who holds it.
+    Result<void> open(LockInfo* holder = nullptr);
 
     /// Serves until `stop`, a signal (SIGINT/SIGTERM), /v1/shutdown, or an
     /// exit condition of the options; then stops every service (SPEC §5.5)

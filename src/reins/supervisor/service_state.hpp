@@ -22,6 +22,11 @@ enum class Health { unknown, healthy, unhealthy };
 enum class StopStep { none, exited_by_itself, http, signal, kill };
 
 std::string_view to_string(ServiceState s) noexcept;
+/// A run is under way or pending: starting, running, restarting or stopping.
+constexpr bool is_active(ServiceState s) noexcept {
+    return s == ServiceState::starting || s == ServiceState::running || s == ServiceState::restarting ||
+           s == ServiceState::stopping;
+}
 std::string_view to_string(Health h) noexcept;
 std::string_view to_string(StopStep s) noexcept;
 

@@ -14,7 +14,7 @@ import threading
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from reins_harness import (FIXTURE, alive, api, check, main, ready_lines, reins, service, show,
+from reins_harness import (FIXTURE, alive, api, check, main, ready_lines, reins, service, show, start_ok,
                            status_json, supervisor_pid, toml_cmd, track, unix_connect, wait_for, write)
 
 
@@ -25,15 +25,8 @@ command = {toml_cmd([FIXTURE, "--port", "${PORT}"])}
 port = "auto"
 ready = {{ tcp = true }}
 ''')
-    r = reins(["start"], d, timeout=60)
-    check(r.returncode == 0, f"start: {show(r)}")
-    ready = ready_lines(r.stderr)
-    for port, pid in ready.values():
-        track(pid)
-    sup = supervisor_pid(os.path.join(d, ".reins"))
-    if sup:
-        track(sup)
-    return ready, sup
+    _, ready = start_ok(d)
+    return ready, supervisor_pid(os.path.join(d, ".reins"))
 
 
 def sock_of(d):
