@@ -19,6 +19,8 @@ public:
         case Errc::spawn_failed: return "spawn failed";
         case Errc::end_of_stream: return "end of stream";
         case Errc::exited: return "process has already exited";
+        case Errc::not_found: return "not found";
+        case Errc::not_running: return "not running";
         }
         return "unknown reins error " + std::to_string(ev);
     }

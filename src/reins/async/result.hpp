@@ -24,6 +24,8 @@ enum class Errc {
     spawn_failed,    ///< a process could not be started
     end_of_stream,   ///< the peer closed its end of a stream
     exited,          ///< the process has already exited (pid may be reused)
+    not_found,       ///< no such thing (a service name nobody defined)
+    not_running,     ///< it exists but is not running (a stop of a stopped service)
 };
 
 /// The error category of Errc ("reins").

@@ -1,9 +1,10 @@
-#include "reins/async/tcp.hpp"
+#include "reins/async/duration_text.hpp"
 
 #include <netinet/in.h>
 
 #include <memory>
 
+#include "reins/async/tcp.hpp"
 #include "reins/async/when.hpp"
 
 namespace reins {
@@ -117,7 +118,7 @@ Task<Result<Stream>> tcp_connect(Endpoint ep, std::chrono::milliseconds timeout,
     auto connect = [ep](std::stop_token s) { return tcp_connect(ep, std::move(s)); };
     auto r = co_await with_timeout(timeout, std::move(stop), std::move(connect));
     if (!r && r.error().is(Errc::timeout))
-        co_return fail(Errc::timeout, "connect " + ep.to_string() + " after " + std::to_string(timeout.count()) + "ms");
+        co_return fail(Errc::timeout, "connect " + ep.to_string() + " after " + human_duration(timeout));
     co_return r;
 }
 

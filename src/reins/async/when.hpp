@@ -10,6 +10,7 @@
 #include <utility>
 #include <variant>
 
+#include "reins/async/duration_text.hpp"
 #include "reins/async/task.hpp"
 #include "reins/async/task_scope.hpp"
 #include "reins/async/timer.hpp"
@@ -113,7 +114,7 @@ Task<detail::awaited_t<std::invoke_result_t<Maker&, std::stop_token>>> with_time
     auto r = co_await when_any(std::move(stop), std::move(maker), timer);
     if (r.index() == 0) co_return std::get<0>(std::move(r));
     if (!std::get<1>(r)) co_return R(fail(std::get<1>(std::move(r)).error()));  // stopped from outside
-    co_return R(fail(Errc::timeout, "after " + std::to_string(d.count()) + "ms"));
+    co_return R(fail(Errc::timeout, "after " + human_duration(d)));
 }
 
 }  // namespace reins

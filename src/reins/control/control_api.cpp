@@ -100,7 +100,8 @@ std::string error_kind(const Error& e) {
     if (e.code == supervisor::PortErrc::in_use) return "port_in_use";
     if (e.is(Errc::timeout)) return "startup_timeout";
     if (e.is(Errc::spawn_failed)) return "spawn_failed";
-    if (e.is(Errc::exited)) return "not_running";
+    if (e.is(Errc::not_running)) return "not_running";
+    if (e.is(Errc::not_found)) return "not_found";
     return "failed";
 }
 
@@ -148,7 +149,7 @@ Task<http::Response> ControlApi::act(Action action, std::vector<std::string> nam
                 else if (idle.empty()) idle = n;
             }
             if (!live.empty()) r = co_await sup_.stop(live, stop);
-            if (r && !idle.empty()) r = fail(Errc::exited, idle + " is not running");
+            if (r && !idle.empty()) r = fail(Errc::not_running, idle + " is not running");
         }
     } else {
         for (const auto& n : asked) {

@@ -97,12 +97,8 @@ Result<void> SupervisorHost::open(LockInfo* holder) {
     std::error_code ec;
     for (const auto& f : std::filesystem::directory_iterator(options_.paths.pids(), ec))
         std::filesystem::remove(f.path(), ec);
-    for (auto& spec : options_.services) {
-        auto added = sup_->add(spec);
-        if (!added) return added;
-    }
-    auto valid = sup_->validate();
-    if (!valid) return valid;
+    auto added = sup_->add(options_.services);
+    if (!added) return added;
     auto listener = UnixListener::listen(options_.paths.sock(), 0600);
     if (!listener) return fail(std::move(listener).error());
     http::ServerOptions so;

@@ -1,4 +1,4 @@
-#include "reins/http/client.hpp"
+#include "reins/async/duration_text.hpp"
 
 #include <uv.h>
 
@@ -7,6 +7,7 @@
 
 #include "reins/async/loop.hpp"
 #include "reins/async/unix_socket.hpp"
+#include "reins/http/client.hpp"
 
 namespace reins::http {
 
@@ -117,7 +118,7 @@ std::string label(const Target& t, std::string_view method, std::string_view pat
 Error interrupted(const Deadline& deadline, const std::string& who, std::chrono::milliseconds timeout,
                   std::string_view missing, std::size_t received = 0) {
     if (!deadline.expired()) return Error(Errc::cancelled, who);
-    std::string s = who + ": " + std::string(missing) + " within " + std::to_string(timeout.count()) + "ms";
+    std::string s = who + ": " + std::string(missing) + " within " + human_duration(timeout);
     if (received > 0) s += " (" + std::to_string(received) + " bytes received)";
     return Error(Errc::timeout, std::move(s));
 }

@@ -1,6 +1,7 @@
 // The readiness and liveness tasks of an Instance (SPEC §5.2, §5.3).
 #include <algorithm>
 
+#include "reins/async/duration_text.hpp"
 #include "reins/async/timer.hpp"
 #include "reins/async/when.hpp"
 #include "reins/supervisor/instance.hpp"
@@ -8,7 +9,7 @@
 namespace reins::supervisor {
 namespace {
 
-std::string ms(Millis d) { return std::to_string(d.count()) + "ms"; }
+std::string ms(Millis d) { return human_duration(d); }
 
 // Probes until one succeeds; the interval starts small (a fast service is
 // seen ready within milliseconds) and doubles up to the maximum.

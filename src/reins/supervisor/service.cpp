@@ -92,6 +92,8 @@ void Service::transition(ServiceState to, std::string reason) {
         status_.pid_start_time = 0;
         status_.health = Health::unknown;
     }
+    // A restarting service keeps its (sticky) port; one that is not running shows none.
+    if (to == ServiceState::stopped || to == ServiceState::failed) status_.port = 0;
     e.health = status_.health;
     e.pid = status_.pid;
     if (ctx_.events) ctx_.events->publish(e);
@@ -115,7 +117,7 @@ Task<void> Service::run(std::stop_token stop) {
         auto* cmd = std::get_if<Command>(&*msg);
         if (!cmd) continue;  // an event of a finished run
         if (cmd->kind == Command::Kind::stop) {
-            reply(*cmd, fail(Errc::exited, spec_.name + " is not running"));
+            reply(*cmd, fail(Errc::not_running, spec_.name + " is not running"));
             continue;
         }
         policy_.reset();  // a manual start closes an open circuit
@@ -130,9 +132,16 @@ Task<void> Service::run(std::stop_token stop) {
     answer_waiters(fail(Errc::cancelled, "supervisor stopping"));
 }
 
+Result<int> Service::choose_port() const {
+    // Sticky: a restart keeps the port clients learned while it is free.
+    if (sticky_port_ != 0 && port_is_free(spec_.port.host, sticky_port_)) return sticky_port_;
+    return allocate_port(spec_.port);
+}
+
 Result<std::unique_ptr<Instance>> Service::launch() {
-    auto port = allocate_port(spec_.port);
+    auto port = choose_port();
     if (!port) return fail(std::move(port).error());
+    sticky_port_ = *port;
     InstanceContext ic;
     ic.mailbox = &mailbox_;
     ic.generation = ++generation_;
@@ -160,6 +169,8 @@ Task<void> Service::active(std::stop_token stop) {
         if (!launched) {
             Error err = std::move(launched).error();
             status_.status_text = err.message();
+            // Every start passes through `starting`, even one that could not spawn.
+            transition(ServiceState::starting, "start requested");
             // A busy port or a bad setting does not go away by retrying.
             if (err.code.category() == port_category() || err.is(Errc::config)) {
                 transition(ServiceState::failed, err.message());
@@ -169,7 +180,9 @@ Task<void> Service::active(std::stop_token stop) {
             answer_waiters(fail(err));
             end_reason_ = err.message();
             ending_ = Ending{EndKind::start_failed};
-            bool again = co_await after_ending(stop);
+            RestartDecision d = policy_.decide(ending_, Clock::now());
+            begin_ending(d);
+            bool again = co_await after_ending(d, stop);
             if (!again) co_return;
             continue;
         }
@@ -185,30 +198,41 @@ Task<void> Service::active(std::stop_token stop) {
         }
 
         Outcome outcome = co_await watch(*inst, stop);
-        if (outcome != Outcome::ended) transition(ServiceState::stopping, stop_reason(outcome));
+        const bool was_starting = status_.state == ServiceState::starting;
+        RestartDecision decision;
+        if (outcome == Outcome::ended) {
+            status_.last_output.assign(recent_.begin(), recent_.end());
+            decision = policy_.decide(ending_, Clock::now());
+            begin_ending(decision);
+        } else {
+            transition(ServiceState::stopping, stop_reason(outcome));
+        }
         co_await stop_run(*inst);
         co_await inst->shutdown(Millis(200));
 
         switch (outcome) {
         case Outcome::user_stop:
+            sticky_port_ = 0;  // a start after a stop chooses its port afresh
             transition(ServiceState::stopped, "stopped (" + std::string(to_string(status_.stopped_by)) + ")");
             for (auto& w : stop_waiters_) reply(w, {});
             stop_waiters_.clear();
             answer_waiters(fail(Errc::cancelled, spec_.name + " was stopped before it was ready"));
             co_return;
         case Outcome::supervisor_stop:
+            sticky_port_ = 0;
             transition(ServiceState::stopped, "supervisor stopping");
             answer_waiters(fail(Errc::cancelled, "supervisor stopping"));
             co_return;
         case Outcome::user_restart:
+            // Through `stopped`, as the state diagram has it; the port stays.
+            transition(ServiceState::stopped, "restart requested");
             policy_.reset();
             status_.restarts = 0;
             continue;
         case Outcome::ended: {
-            status_.last_output.assign(recent_.begin(), recent_.end());
-            if (ending_.kind == EndKind::start_failed || status_.state == ServiceState::starting)
+            if (ending_.kind == EndKind::start_failed || was_starting)
                 answer_waiters(fail(Errc::spawn_failed, spec_.name + " failed to start: " + end_reason_));
-            bool again = co_await after_ending(stop);
+            bool again = co_await after_ending(decision, stop);
             if (!again) co_return;
             continue;
         }

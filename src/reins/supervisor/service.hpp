@@ -56,7 +56,7 @@ public:
     /// timeout, exit during startup) and no restart is pending.
     Task<Result<void>> start(bool wait_ready = true, std::stop_token stop = {});
     /// Stops the service; completes once no process of it is left. Fails with
-    /// Errc::exited ("not running") when it was not running.
+    /// Errc::not_running when it was not running.
     Task<Result<void>> stop(std::stop_token stop = {});
     /// Stops (if running) and starts again; closes an open circuit.
     Task<Result<void>> restart(std::stop_token stop = {});
@@ -71,9 +71,14 @@ private:
     Task<Outcome> watch(Instance& inst, std::stop_token stop);
     /// Stops every process of the run (SPEC §5.5).
     Task<void> stop_run(Instance& inst);
-    /// After a run ended by itself: restart (after the backoff), stay
-    /// stopped, or fail. True to start again.
-    Task<bool> after_ending(std::stop_token stop);
+    /// The transition that starts an ending: `restarting`, or `stopping`
+    /// when the policy lets the service stay stopped.
+    void begin_ending(const RestartDecision& d);
+    /// After a run ended by itself and its processes are gone: stay
+    /// stopped, fail, or restart after the backoff. True to start again.
+    Task<bool> after_ending(RestartDecision d, std::stop_token stop);
+    /// The run's port: the last one while it is free (sticky), else a new one.
+    Result<int> choose_port() const;
     Result<std::unique_ptr<Instance>> launch();
     void transition(ServiceState to, std::string reason);
     void answer_waiters(const Result<void>& r, bool spawned_only = false);
@@ -87,6 +92,7 @@ private:
     std::deque<std::string> recent_;
     uint64_t generation_ = 0;       // of runs: tags InstanceEvents
     uint64_t wake_generation_ = 0;  // of backoff timers: tags Wakeups
+    int sticky_port_ = 0;           // the last run's port, kept across restarts (0 after a stop)
     Ending ending_;                 // how the last run ended by itself
     std::string end_reason_;        // …in words ("exit 3", "not ready within 30000ms")
     // Start commands waiting for running (or spawned) and the pending stop replies.

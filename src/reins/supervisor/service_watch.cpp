@@ -1,4 +1,5 @@
 // The Service actor while a run is alive, when it ends, and between runs.
+#include "reins/async/duration_text.hpp"
 #include "reins/async/task_scope.hpp"
 #include "reins/async/timer.hpp"
 #include "reins/supervisor/service.hpp"
@@ -109,26 +110,38 @@ Task<void> Service::stop_run(Instance& inst) {
         for (const auto& note : report.notes) ctx_.say(spec_.name + ": " + note);
 }
 
-Task<bool> Service::after_ending(std::stop_token stop) {
-    RestartDecision d = policy_.decide(ending_, Clock::now());
+void Service::begin_ending(const RestartDecision& d) {
+    // While what is left of the run is cleared away, the state already says
+    // what comes next: restarting (or the circuit opening), or a stop.
     using A = RestartDecision::Action;
     if (d.action == A::stay_stopped) {
+        transition(ServiceState::stopping, end_reason_);
+    } else if (d.action == A::give_up) {
+        transition(ServiceState::restarting, end_reason_);
+    } else {
+        transition(ServiceState::restarting, end_reason_ + "; restart " + std::to_string(d.attempt) + "/" +
+                                                 std::to_string(spec_.restart.max_restarts) + " in " +
+                                                 human_duration(d.delay));
+    }
+}
+
+Task<bool> Service::after_ending(RestartDecision d, std::stop_token stop) {
+    using A = RestartDecision::Action;
+    if (d.action == A::stay_stopped) {
+        sticky_port_ = 0;
         transition(ServiceState::stopped, end_reason_);
-        answer_waiters(fail(Errc::exited, spec_.name + " ended: " + end_reason_));
+        answer_waiters(fail(Errc::not_running, spec_.name + " ended: " + end_reason_));
         co_return false;
     }
     if (d.action == A::give_up) {
         status_.status_text = end_reason_;
         transition(ServiceState::failed, "more than " + std::to_string(spec_.restart.max_restarts) +
-                                             " restarts within " + std::to_string(spec_.restart.window.count()) +
-                                             "ms; last: " + end_reason_);
+                                             " restarts within " + human_duration(spec_.restart.window) +
+                                             "; last: " + end_reason_);
         answer_waiters(fail(Errc::spawn_failed, spec_.name + " failed: " + end_reason_));
         co_return false;
     }
     ++status_.restarts;
-    transition(ServiceState::restarting, end_reason_ + "; restart " + std::to_string(d.attempt) + "/" +
-                                             std::to_string(spec_.restart.max_restarts) + " in " +
-                                             std::to_string(d.delay.count()) + "ms");
     const uint64_t gen = ++wake_generation_;
     TaskScope timer(stop);
     timer.spawn(wake_after(&mailbox_, d.delay, gen, timer.token()));
@@ -136,6 +149,7 @@ Task<bool> Service::after_ending(std::stop_token stop) {
     for (;;) {
         auto msg = co_await mailbox_.recv(stop);
         if (!msg) {
+            sticky_port_ = 0;
             transition(ServiceState::stopped, "supervisor stopping");
             answer_waiters(fail(Errc::cancelled, "supervisor stopping"));
             again = false;
@@ -148,6 +162,7 @@ Task<bool> Service::after_ending(std::stop_token stop) {
         auto* cmd = std::get_if<Command>(&*msg);
         if (!cmd) continue;  // news of the finished run
         if (cmd->kind == Command::Kind::stop) {
+            sticky_port_ = 0;
             transition(ServiceState::stopped, "stopped during the restart backoff");
             reply(*cmd, {});
             answer_waiters(fail(Errc::cancelled, spec_.name + " was stopped before it was ready"));

@@ -40,44 +40,39 @@ Supervisor::Supervisor(SupervisorOptions options) : options_(std::move(options))
 }
 
 Result<void> Supervisor::add(ServiceSpec spec) {
-    if (spec.name.empty()) return fail(Errc::config, "a service needs a name");
-    if (services_.count(spec.name)) return fail(Errc::config, "service " + spec.name + " is defined twice");
-    if (command_empty(spec.command)) return fail(Errc::config, "service " + spec.name + " has an empty command");
-    for (const auto& d : spec.depends_on)
-        if (d.name == spec.name) return fail(Errc::config, "service " + spec.name + " depends on itself");
-    std::string name = spec.name;
-    ServiceContext ctx{&events_, options_.sink, options_.notify_dir, base_env_, options_.say};
-    auto svc = std::make_unique<Service>(std::move(spec), std::move(ctx));
-    Service* raw = svc.get();
-    services_.emplace(name, std::move(svc));
-    order_.push_back(name);
-    if (actors_) actors_->spawn(raw->run(actors_->token()));
-    return {};
+    std::vector<ServiceSpec> one;
+    one.push_back(std::move(spec));
+    return add(std::move(one));
 }
 
-Service* Supervisor::find(const std::string& name) const {
-    auto it = services_.find(name);
-    return it == services_.end() ? nullptr : it->second.get();
-}
-
-std::vector<ServiceStatus> Supervisor::status() const {
-    std::vector<ServiceStatus> out;
-    for (const auto& n : order_) out.push_back(services_.at(n)->status());
-    return out;
-}
-
-Result<void> Supervisor::validate() const {
-    for (const auto& [name, svc] : services_)
-        for (const auto& d : svc->spec().depends_on)
-            if (!services_.count(d.name))
-                return fail(Errc::config, "service " + name + " depends on unknown service " + d.name);
-    // Depth-first search for a cycle, naming it: web → api → web.
+Result<void> Supervisor::add(std::vector<ServiceSpec> specs) {
+    // Checked as a whole against what is already here: nothing is added
+    // unless all of it can be (a dependency may come later in `specs`).
+    std::map<std::string, const ServiceSpec*> batch;
+    for (const auto& spec : specs) {
+        if (spec.name.empty()) return fail(Errc::config, "a service needs a name");
+        if (services_.count(spec.name) || batch.count(spec.name))
+            return fail(Errc::config, "service " + spec.name + " is defined twice");
+        if (command_empty(spec.command)) return fail(Errc::config, "service " + spec.name + " has an empty command");
+        batch.emplace(spec.name, &spec);
+    }
+    auto deps_of = [&](const std::string& n) -> const std::vector<Dependency>& {
+        if (auto it = batch.find(n); it != batch.end()) return it->second->depends_on;
+        return services_.at(n)->spec().depends_on;
+    };
+    for (const auto& spec : specs)
+        for (const auto& d : spec.depends_on) {
+            if (d.name == spec.name) return fail(Errc::config, "service " + spec.name + " depends on itself");
+            if (!services_.count(d.name) && !batch.count(d.name))
+                return fail(Errc::config, "service " + spec.name + " depends on unknown service " + d.name);
+        }
+    // Existing services cannot depend on new ones, so a cycle runs through `specs`.
     std::map<std::string, int> mark;  // 1: on the path, 2: done
     std::vector<std::string> path;
     std::function<Result<void>(const std::string&)> visit = [&](const std::string& n) -> Result<void> {
         mark[n] = 1;
         path.push_back(n);
-        for (const auto& d : services_.at(n)->spec().depends_on) {
+        for (const auto& d : deps_of(n)) {
             if (mark[d.name] == 1) {
                 std::string cycle;
                 auto from = std::find(path.begin(), path.end(), d.name);
@@ -93,19 +88,39 @@ Result<void> Supervisor::validate() const {
         mark[n] = 2;
         return {};
     };
-    for (const auto& n : order_)
-        if (mark[n] == 0) {
-            auto r = visit(n);
+    for (const auto& spec : specs)
+        if (mark[spec.name] == 0) {
+            auto r = visit(spec.name);
             if (!r) return r;
         }
+    for (auto& spec : specs) {
+        std::string name = spec.name;
+        ServiceContext ctx{&events_, options_.sink, options_.notify_dir, base_env_, options_.say};
+        auto svc = std::make_unique<Service>(std::move(spec), std::move(ctx));
+        Service* raw = svc.get();
+        services_.emplace(name, std::move(svc));
+        order_.push_back(name);
+        if (actors_) actors_->spawn(raw->run(actors_->token()));
+    }
     return {};
+}
+
+Service* Supervisor::find(const std::string& name) const {
+    auto it = services_.find(name);
+    return it == services_.end() ? nullptr : it->second.get();
+}
+
+std::vector<ServiceStatus> Supervisor::status() const {
+    std::vector<ServiceStatus> out;
+    for (const auto& n : order_) out.push_back(services_.at(n)->status());
+    return out;
 }
 
 std::map<std::string, int> Supervisor::levels() const {
     std::map<std::string, int> level;
     std::function<int(const std::string&)> depth = [&](const std::string& n) -> int {
         if (auto it = level.find(n); it != level.end()) return it->second;
-        level[n] = 0;  // guards against a cycle validate() would have refused
+        level[n] = 0;  // guards against a cycle (add() refuses them)
         int l = 0;
         for (const auto& d : services_.at(n)->spec().depends_on)
             if (services_.count(d.name)) l = std::max(l, depth(d.name) + 1);
@@ -118,13 +133,11 @@ std::map<std::string, int> Supervisor::levels() const {
 Result<std::vector<std::string>> Supervisor::resolve(const std::vector<std::string>& names) const {
     if (names.empty()) return order_;
     for (const auto& n : names)
-        if (!services_.count(n)) return fail(Errc::exited, "no service named " + n);
+        if (!services_.count(n)) return fail(Errc::not_found, "no service named " + n);
     return names;
 }
 
 Task<void> Supervisor::run(std::stop_token stop) {
-    auto valid = validate();
-    if (!valid) throw std::logic_error(valid.error().message());  // add() callers must validate first
     std::optional<Subreaper> reaper;
     if (options_.subreaper) {
         auto r = Subreaper::enable();
@@ -159,34 +172,60 @@ Task<Result<void>> Supervisor::start(std::vector<std::string> names, std::stop_t
             if (services_.count(d.name)) close_over(d.name);
     };
     for (const auto& n : *wanted) close_over(n);
-    auto level = levels();
-    int top = 0;
-    for (const auto& n : all) top = std::max(top, level[n]);
-    // A service only needs to be ready if something asks for that, or it was named.
-    auto needs_ready = [&](const std::string& n) {
-        if (std::find(wanted->begin(), wanted->end(), n) != wanted->end()) return true;
+    // Every service starts as soon as each of its dependencies reached what
+    // it asks for: spawned ("started") or running ("ready").
+    std::map<std::string, std::unique_ptr<StartGate>> gates;
+    for (const auto& n : all) gates.emplace(n, std::make_unique<StartGate>());
+    for (const auto& n : all) {
+        bool named = std::find(wanted->begin(), wanted->end(), n) != wanted->end();
+        gates.at(n)->needs_ready = named;
         for (const auto& m : all)
             for (const auto& d : services_.at(m)->spec().depends_on)
-                if (d.name == n && d.condition == Dependency::Condition::ready) return true;
-        return false;
-    };
-    for (int l = 0; l <= top; ++l) {
-        std::vector<Service*> batch;
-        for (const auto& n : order_)
-            if (all.count(n) && level[n] == l) batch.push_back(services_.at(n).get());
-        std::vector<Result<void>> results(batch.size());
-        TaskScope scope(stop);
-        for (std::size_t i = 0; i < batch.size(); ++i) {
-            auto one = [](Service* s, bool ready, Result<void>* out, std::stop_token st) -> Task<void> {
-                *out = co_await s->start(ready, std::move(st));
-            };
-            scope.spawn(one(batch[i], needs_ready(batch[i]->name()), &results[i], scope.token()));
-        }
-        co_await scope.join();
-        for (std::size_t i = 0; i < batch.size(); ++i)
-            if (!results[i]) co_return fail(std::move(results[i]).error());
+                if (d.name == n && d.condition == Dependency::Condition::ready) gates.at(n)->needs_ready = true;
     }
+    TaskScope scope(stop);
+    for (const auto& n : order_)
+        if (all.count(n)) scope.spawn(start_when_ready(services_.at(n).get(), &gates, scope.token()));
+    co_await scope.join();
+    for (const auto& n : order_)
+        if (all.count(n) && gates.at(n)->failed) co_return fail(std::move(*gates.at(n)->failed));
     co_return Result<void>{};
+}
+
+Task<void> Supervisor::start_when_ready(Service* svc, std::map<std::string, std::unique_ptr<StartGate>>* gates,
+                                        std::stop_token stop) {
+    StartGate& gate = *gates->at(svc->name());
+    for (const auto& d : svc->spec().depends_on) {
+        auto it = gates->find(d.name);
+        if (it == gates->end()) continue;
+        StartGate& dep = *it->second;
+        Channel<int>& reached = d.condition == Dependency::Condition::started ? dep.spawned : dep.ready;
+        auto opened = co_await reached.recv(stop);  // opened: the channel is closed
+        if (opened || !opened.error().is(Errc::channel_closed)) {
+            gate.failed = Error{make_error_code(Errc::cancelled), svc->name() + ": start cancelled"};
+            gate.open();
+            co_return;
+        }
+        if (dep.failed) {
+            // The dependency's own failure is the one reported; this one only names it.
+            gate.failed = Error{make_error_code(Errc::spawn_failed),
+                                svc->name() + " was not started: its dependency " + d.name + " failed"};
+            gate.open();
+            co_return;
+        }
+    }
+    auto spawned = co_await svc->start(false, stop);
+    if (!spawned) {
+        gate.failed = std::move(spawned).error();
+        gate.open();
+        co_return;
+    }
+    gate.spawned.close();
+    if (gate.needs_ready) {
+        auto running = co_await svc->start(true, stop);
+        if (!running) gate.failed = std::move(running).error();
+    }
+    gate.open();
 }
 
 Task<Result<void>> Supervisor::stop(std::vector<std::string> names, std::stop_token stop) {
@@ -231,7 +270,7 @@ Task<void> Supervisor::stop_one(Service* svc, Result<void>* out, std::stop_token
 
 Task<Result<void>> Supervisor::restart(std::string name, std::stop_token stop) {
     Service* svc = find(name);
-    if (!svc) co_return fail(Errc::exited, "no service named " + name);
+    if (!svc) co_return fail(Errc::not_found, "no service named " + name);
     auto r = co_await svc->restart(std::move(stop));
     co_return r;
 }

@@ -4,7 +4,7 @@
 //   reins::Loop loop;
 //   reins::supervisor::SupervisorOptions opts;  opts.sink = &my_sink;
 //   reins::supervisor::Supervisor sup(opts);
-//   sup.add(api_spec); sup.add(web_spec);          // web depends_on api
+//   sup.add({api_spec, web_spec});                 // web depends_on api
 //   loop.run(main(sup));  // main: spawn sup.run(stop) in a TaskScope, then
 //                         // co_await sup.start(), ..., request stop, join
 #pragma once
@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <vector>
@@ -42,12 +43,14 @@ public:
     Supervisor(const Supervisor&) = delete;
     Supervisor& operator=(const Supervisor&) = delete;
 
-    /// Adds a service (stopped). Fails on a duplicate or empty name, an
-    /// empty command, a dependency on an unknown service or a cycle
-    /// ("web → api → web"). May be called while run() is active.
+    /// Adds a service (stopped). Fails (Errc::config), adding nothing, on a
+    /// duplicate or empty name, an empty command, a dependency on a service
+    /// that is not added yet, or a cycle ("web → api → web"). May be called
+    /// while run() is active.
     Result<void> add(ServiceSpec spec);
-    /// Checks that every dependency exists and there is no cycle.
-    Result<void> validate() const;
+    /// Adds several services at once, all or none: dependencies may name
+    /// each other in any order (a config file's services).
+    Result<void> add(std::vector<ServiceSpec> specs);
 
     /// Runs the service actors until `stop`; then stops every service in
     /// reverse dependency order (SPEC §5.5) and returns.
@@ -55,13 +58,16 @@ public:
 
     /// (start, stop and restart are carried out by the service actors that
     /// run() runs: asked before run() is active, they wait for it.)
-    /// Starts `names` (empty: all) and what they depend on, dependencies
-    /// first; completes when all are running (or started, where a dependent
-    /// asked only for that), or with the first failure.
+    /// Starts `names` (empty: all) and what they depend on: each service as
+    /// soon as its dependencies are running ("ready", the default) or
+    /// spawned ("started"). Completes when the named ones are running (a
+    /// dependency only as far as its dependents asked), or with the first
+    /// failure in the order the services were added.
     Task<Result<void>> start(std::vector<std::string> names = {}, std::stop_token stop = {});
     /// Stops `names` (empty: all) — and what depends on them, first — in
     /// reverse dependency order, services of one level concurrently.
-    /// Fails with Errc::exited when a named service was not running.
+    /// Fails with Errc::not_found for an unknown name, Errc::not_running
+    /// when a named service was not running.
     Task<Result<void>> stop(std::vector<std::string> names = {}, std::stop_token stop = {});
     /// Stops (if running) and starts `name`; closes an open circuit.
     Task<Result<void>> restart(std::string name, std::stop_token stop = {});
@@ -79,7 +85,19 @@ private:
     /// name → depth in the dependency graph (0: depends on nothing).
     std::map<std::string, int> levels() const;
     Result<std::vector<std::string>> resolve(const std::vector<std::string>& names) const;
-    Task<Result<void>> start_one(Service* svc, std::stop_token stop);
+    /// Where one service of a start() got to, for the services that depend on it.
+    struct StartGate {
+        Channel<int> spawned{1};  ///< closed once it was spawned (or will not be)
+        Channel<int> ready{1};    ///< closed once it is running (or will not be)
+        bool needs_ready = false;  ///< named, or a dependent waits for its readiness
+        std::optional<Error> failed;
+        void open() {
+            spawned.close();
+            ready.close();
+        }
+    };
+    Task<void> start_when_ready(Service* svc, std::map<std::string, std::unique_ptr<StartGate>>* gates,
+                                std::stop_token stop);
     Task<void> stop_one(Service* svc, Result<void>* out, std::stop_token stop);
 
     SupervisorOptions options_;

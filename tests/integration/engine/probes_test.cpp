@@ -182,9 +182,8 @@ TEST_SUITE("probes") {
         api.depends_on = {{"db"}};
         auto web = spec("web", fixture_cmd({"--no-listen"}));
         web.depends_on = {{"api"}};
-        REQUIRE(sup.add(web));
-        REQUIRE(sup.add(api));
-        REQUIRE(sup.add(db));
+        std::vector<ServiceSpec> three{web, api, db};  // dependents first: added as one set
+        REQUIRE(sup.add(std::move(three)));
         run_engine(sup, [](Supervisor& sv, std::stop_token) -> Task<void> {
             std::vector<std::string> which9{"web"};  // not in the co_await (g++ 12)
             auto r = co_await sv.start(which9);
@@ -202,22 +201,49 @@ TEST_SUITE("probes") {
         CHECK(t("api", ServiceState::stopped) <= t("db", ServiceState::stopping));
     }
 
-    TEST_CASE("a dependency cycle and an unknown dependency are refused, naming them") {
+    TEST_CASE("a dependency cycle and an unknown dependency are refused by add, naming them") {
         Supervisor sup;
         auto a = spec("a", fixture_cmd({}));
         a.depends_on = {{"b"}};
         auto b = spec("b", fixture_cmd({}));
         b.depends_on = {{"a"}};
-        REQUIRE(sup.add(a));
-        REQUIRE(sup.add(b));
-        auto v = sup.validate();
+        std::vector<ServiceSpec> both{a, b};
+        auto v = sup.add(std::move(both));
         REQUIRE_FALSE(v.has_value());
         CHECK(v.error().message().find("a → b → a") != std::string::npos);
-        Supervisor sup2;
+        CHECK(sup.names().empty());  // all or nothing
         auto c = spec("c", fixture_cmd({}));
         c.depends_on = {{"nope"}};
-        REQUIRE(sup2.add(c));
-        CHECK(sup2.validate().error().message().find("unknown service nope") != std::string::npos);
+        auto u = sup.add(c);
+        REQUIRE_FALSE(u.has_value());
+        CHECK(u.error().message().find("unknown service nope") != std::string::npos);
+        CHECK(sup.find("c") == nullptr);
+        // A dependency added earlier is known.
+        auto d = spec("d", fixture_cmd({}));
+        REQUIRE(sup.add(d));
+        auto e = spec("e", fixture_cmd({}));
+        e.depends_on = {{"d"}};
+        CHECK(sup.add(e).has_value());
+    }
+
+    TEST_CASE("an unknown name is not_found, a stop of a stopped service not_running") {
+        Supervisor sup;
+        REQUIRE(sup.add(spec("a", fixture_cmd({}))));
+        run_engine(sup, [](Supervisor& sv, std::stop_token) -> Task<void> {
+            auto r = co_await sv.restart("nope");
+            CHECK_FALSE(r.has_value());
+            if (!r) {
+                CHECK(r.error().is(Errc::not_found));
+                CHECK(r.error().message().find("no service named nope") != std::string::npos);
+            }
+            std::vector<std::string> which{"a"};
+            auto s = co_await sv.stop(which);
+            CHECK_FALSE(s.has_value());
+            if (!s) {
+                CHECK(s.error().is(Errc::not_running));
+                CHECK(s.error().message().find("already exited") == std::string::npos);
+            }
+        });
     }
 
     TEST_CASE("a busy fixed port is reported with its holder, without spawning") {
