@@ -23,7 +23,8 @@ std::optional<Hosting> hosting(const Args& args, const Place& place, Output& out
     auto base = port_base(args, out);
     if (!base) return std::nullopt;
     if (args.has("port-base") && (args.dashdash || place.config.empty())) {
-        out.error("--port-base numbers the ports of a Procfile's services, and there is no Procfile here",
+        out.error(args.dashdash ? "--port-base numbers the ports of a Procfile's services, not a single command's"
+                                : "--port-base numbers the ports of a Procfile's services, and there is no Procfile here",
                   "give the command its port with --port N (or --port auto)");
         return std::nullopt;
     }

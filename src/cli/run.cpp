@@ -147,9 +147,14 @@ Task<void> session(RunSession* s) {
     co_await scope.join();
 }
 
+bool stopped_on_request(const RunSession& s, const std::string& name) {
+    auto it = s.stopped_on_request.find(name);
+    return it != s.stopped_on_request.end() && it->second;
+}
+
 bool success(const RunSession& s, const supervisor::ServiceStatus& st, const supervisor::ServiceSpec& spec) {
     if (st.state == ServiceState::failed) return false;
-    if (auto it = s.stopped_on_request.find(st.name); it != s.stopped_on_request.end() && it->second) return true;
+    if (stopped_on_request(s, st.name)) return true;
     if (!st.last_exit) return true;
     if (st.last_exit->signal != 0) return false;
     const auto& ok = spec.restart.success_codes;
@@ -192,7 +197,7 @@ int exit_code(RunSession& s) {
     if (s.single) {
         // Stopped by `reins stop`: 0, like Ctrl-C; ended on its own: its own status.
         const auto st = host.supervisor().status().front();
-        if (auto it = s.stopped_on_request.find(st.name); it != s.stopped_on_request.end() && it->second) return exit_ok;
+        if (stopped_on_request(s, st.name)) return exit_ok;
         if (!st.last_exit) return st.state == ServiceState::failed ? exit_failure : exit_ok;
         return own_status(*st.last_exit);
     }
