@@ -201,7 +201,7 @@ int check_services(const Args& args, const Place& place, const std::optional<std
     std::vector<std::string> unknown;
     for (const auto& n : args.positional)
         if (!running || std::find(running->begin(), running->end(), n) == running->end()) unknown.push_back(n);
-    const bool all_known = running && (args.positional.empty() || unknown.empty());
+    const bool all_known = running && unknown.empty();
     if (place.config.empty()) {
         if (all_known) return exit_ok;
         if (running && !unknown.empty()) {
@@ -214,7 +214,8 @@ int check_services(const Args& args, const Place& place, const std::optional<std
                           "; add one with: reins start --name " + unknown.front() + " -- COMMAND");
             return exit_not_found;
         }
-        return config_path(args, out).empty() ? exit_failure : exit_ok;  // says there is no config
+        (void)config_path(args, out);  // no supervisor to ask and no config: says there is none
+        return exit_failure;
     }
     if (!running) return check_config(args, place, out);
     // A supervisor runs: the config is still checked, for the services it
