@@ -163,6 +163,7 @@ const std::vector<OptionDef>& service_options() {
         {"env", 0, "K=V", "set a variable in the child's environment (repeatable)", true},
         {"env-file", 0, "F", "read variables from a .env file (repeatable)", true},
         {"cwd", 0, "DIR", "the child's working directory"},
+        {"port-base", 0, "N", "Procfile: first port (PORT = N + 100 x index; default 5000)"},
     };
     return defs;
 }
@@ -179,9 +180,20 @@ const std::vector<OptionDef>& daemon_options() {
 std::map<std::string, std::vector<std::string>, std::less<>> service_flags(const Args& args) {
     std::map<std::string, std::vector<std::string>, std::less<>> flags;
     for (const auto& d : service_options())
-        if (auto it = args.values.find(d.long_name); it != args.values.end())
+        if (auto it = args.values.find(d.long_name); it != args.values.end() && d.long_name != "port-base")
             flags[std::string(d.long_name)] = it->second;
     return flags;
+}
+
+std::optional<int> port_base(const Args& args, Output& out) {
+    if (!args.has("port-base")) return 5000;
+    std::string v = args.get("port-base");
+    bool digits = !v.empty() && v.size() <= 5 && v.find_first_not_of("0123456789") == std::string::npos;
+    if (!digits || std::stoi(v) < 1 || std::stoi(v) > 65535) {
+        out.error("--port-base: expected a port 1-65535, found \"" + v + "\"", "for example: --port-base 7000");
+        return std::nullopt;
+    }
+    return std::stoi(v);
 }
 
 }  // namespace reins::cli

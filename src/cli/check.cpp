@@ -10,18 +10,6 @@
 namespace reins::cli {
 namespace {
 
-/// --port-base: 1-65535.
-std::optional<int> port_base(const Args& args, Output& out) {
-    if (!args.has("port-base")) return 5000;
-    std::string v = args.get("port-base");
-    bool digits = !v.empty() && v.size() <= 5 && v.find_first_not_of("0123456789") == std::string::npos;
-    if (!digits || std::stoi(v) < 1 || std::stoi(v) > 65535) {
-        out.error("--port-base: expected a port 1-65535, found \"" + v + "\"");
-        return std::nullopt;
-    }
-    return std::stoi(v);
-}
-
 std::string names(const config::Config& cfg) {
     std::string out;
     for (std::size_t i = 0; i < cfg.services.size() && i < 10; ++i) out += (i ? ", " : "") + cfg.services[i].name;

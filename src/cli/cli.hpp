@@ -111,7 +111,11 @@ int run_logs(const Args& args, Output& out);
 const std::vector<OptionDef>& service_options();
 /// service_options() and --ready-fd (the hidden `reins __daemon`).
 const std::vector<OptionDef>& daemon_options();
-/// Those of `args` as config::FlagValues (long name → values).
+/// Those of `args` that describe a service (all but --port-base), as
+/// config::FlagValues (long name → values).
 std::map<std::string, std::vector<std::string>, std::less<>> service_flags(const Args& args);
+/// --port-base N (a Procfile's first port): 1-65535, default 5000; nullopt
+/// after saying what is wrong.
+std::optional<int> port_base(const Args& args, Output& out);
 
 }  // namespace reins::cli

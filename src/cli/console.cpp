@@ -96,4 +96,10 @@ std::string Console::ready_line(const std::string& name, int port, int pid, doub
     return out;
 }
 
+std::string Console::started_line(const std::string& name, int port, int pid) {
+    std::string out = name + " started";
+    if (port > 0) out += " on port " + std::to_string(port);
+    return out + " (pid " + std::to_string(pid) + ")";
+}
+
 }  // namespace reins::cli

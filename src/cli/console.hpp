@@ -1,6 +1,6 @@
 // What `reins run` prints (SPEC §2): every service line as `NAME | line`
 // (name column aligned; on a TTY one color per service and stderr lines
-// with a red separator), the ready lines, and a one-line progress
+// with a red separator), the ready (or started) lines, and a one-line progress
 // indicator while a readiness wait passes 2 s. Each batch of lines is one
 // write(2) of whole lines, so lines of different services never
 // interleave mid-line.
@@ -30,8 +30,11 @@ public:
     void progress(const std::string& text);
     bool tty() const noexcept { return tty_err_; }
 
-    /// "web ready on http://127.0.0.1:5173 (pid 4242, 0.84s)".
+    /// "web ready on http://127.0.0.1:5173 (pid 4242, 0.84s)": a readiness check passed.
     static std::string ready_line(const std::string& name, int port, int pid, double seconds);
+    /// "web started on port 5173 (pid 4242)": running with no readiness check,
+    /// so nothing is known but that it was spawned.
+    static std::string started_line(const std::string& name, int port, int pid);
 
 private:
     void clear_progress();

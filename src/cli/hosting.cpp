@@ -20,6 +20,14 @@ std::optional<Hosting> hosting(const Args& args, const Place& place, Output& out
     h.options.base_dir = fs::current_path(ec).string();
     auto flags = service_flags(args);
     *code = exit_failure;
+    auto base = port_base(args, out);
+    if (!base) return std::nullopt;
+    if (args.has("port-base") && (args.dashdash || place.config.empty())) {
+        out.error(args.dashdash ? "--port-base numbers the ports of a Procfile's services, not a single command's"
+                                : "--port-base numbers the ports of a Procfile's services, and there is no Procfile here",
+                  "give the command its port with --port N (or --port auto)");
+        return std::nullopt;
+    }
     if (args.dashdash) {
         auto spec = config::spec_from_command(args.after_dashdash, flags, h.options.base_dir);
         if (!spec) {
@@ -31,10 +39,18 @@ std::optional<Hosting> hosting(const Args& args, const Place& place, Output& out
         return h;
     }
     if (place.config.empty()) return h;  // the daemon of `start --name X -- CMD`: services come later
-    auto loaded = config::load_file(place.config);
+    config::LoadOptions load;
+    load.port_base = *base;
+    auto loaded = config::load_file(place.config, load);
     print_diagnostics(loaded.diagnostics, out);
     if (!loaded.ok()) {
         out.error(place.config + " is not valid; nothing was started", "fix the errors above (reins check shows them)");
+        return std::nullopt;
+    }
+    if (args.has("port-base") && loaded.config.format != config::Format::procfile) {
+        out.error("--port-base numbers the ports of a Procfile's services; " + place.config +
+                      " sets each service's port itself",
+                  "set `port` in " + place.config + ", or override one service's with --port");
         return std::nullopt;
     }
     h.options.config_path = loaded.config.path;

@@ -1,19 +1,22 @@
 // reins run [SERVICE...] | reins run -- COMMAND...: supervise in the
 // foreground (SPEC §2): output as `NAME | line`, ready lines, Ctrl-C stops
-// everything in order (a second one kills), and the exit code says how
-// the services ended.
+// everything in order (a second one kills) and says what a slow stop waits
+// for, and the exit code says how the services ended.
 #include <map>
 
 #include "cli/console.hpp"
 #include "cli/hosting.hpp"
+#include "cli/stop_progress.hpp"
 #include "cli/supervisor_client.hpp"
 #include "reins/async/loop.hpp"
 #include "reins/async/task_scope.hpp"
 #include "reins/async/timer.hpp"
+#include "reins/control/status_json.hpp"
 #include "reins/supervisor/probe.hpp"
 
 namespace reins::cli {
 
+using nlohmann::json;
 using supervisor::ServiceState;
 
 namespace {
@@ -24,19 +27,32 @@ struct RunSession {
     std::vector<std::string> start;
     bool single = false;
     std::map<std::string, std::chrono::steady_clock::time_point> starting_since;
-    Channel<bool> kick{1};  // a service began starting: show progress if it takes long
+    /// Services whose last run ended by a stop (Ctrl-C, SIGTERM, `reins stop`):
+    /// their exit status (143 after SIGTERM) is no failure of theirs.
+    std::map<std::string, bool> stopped_on_request;
+    Channel<bool> kick{1};           // a service began starting: show progress if it takes long
+    Channel<bool> stopping_kick{1};  // a service began stopping: say what it waits for if it takes long
     Result<void> started;
 };
 
 void on_event(RunSession* s, const supervisor::ServiceEvent& e) {
     auto* svc = s->host->supervisor().find(e.service);
+    if (e.to == ServiceState::stopped) s->stopped_on_request[e.service] = e.from == ServiceState::stopping;
+    else if (e.to == ServiceState::failed || e.to == ServiceState::restarting) s->stopped_on_request[e.service] = false;
     if (e.to == ServiceState::starting) {
         s->starting_since[e.service] = e.time;
         s->kick.try_send(true);
-    } else if (e.to == ServiceState::running) {
-        auto it = s->starting_since.find(e.service);
-        double secs = it == s->starting_since.end() ? 0.0 : std::chrono::duration<double>(e.time - it->second).count();
-        s->console->say(Console::ready_line(e.service, svc ? svc->status().port : 0, e.pid, secs));
+    } else if (e.to == ServiceState::stopping) {
+        s->stopping_kick.try_send(true);
+    } else if (e.to == ServiceState::running && e.from == ServiceState::starting) {
+        int port = svc ? svc->status().port : 0;
+        if (svc && !svc->status().ready_checked) {
+            s->console->say(Console::started_line(e.service, port, e.pid));
+        } else {
+            auto it = s->starting_since.find(e.service);
+            double secs = it == s->starting_since.end() ? 0.0 : std::chrono::duration<double>(e.time - it->second).count();
+            s->console->say(Console::ready_line(e.service, port, e.pid, secs));
+        }
     } else if (e.to == ServiceState::restarting || e.to == ServiceState::failed ||
                (e.to == ServiceState::stopped && e.from != ServiceState::stopping)) {
         s->console->say(e.service + " " + std::string(to_string(e.to)) + (e.reason.empty() ? "" : " (" + e.reason + ")"));
@@ -76,6 +92,34 @@ Task<void> show_progress(RunSession* s, std::stop_token stop) {
     }
 }
 
+/// While a stop has waited over 2 s: which pid it waits for (see
+/// stop_progress.hpp); on a terminal refreshed every second, else once a stop.
+Task<void> show_stop_waits(RunSession* s, std::stop_token stop) {
+    for (;;) {
+        auto k = co_await s->stopping_kick.recv(stop);
+        if (!k) co_return;
+        auto quiet = co_await sleep(stop_quiet_time, stop);
+        if (!quiet) co_return;
+        bool said = false;
+        for (;;) {
+            json services = json::array();
+            bool any = false;
+            for (const auto& st : s->host->supervisor().status()) {
+                any = any || st.state == ServiceState::stopping;
+                services.push_back(control::status_to_json(st));
+            }
+            std::string text = stop_wait_text(services);
+            if (s->console->tty()) s->console->progress(text);
+            else if (!said && !text.empty()) s->console->say(text);
+            said = said || !text.empty();
+            if (!any) break;
+            auto slept = co_await sleep(std::chrono::seconds(1), stop);
+            if (!slept) co_return;
+        }
+        s->console->progress("");
+    }
+}
+
 Task<void> start_services(RunSession* s) {
     auto stop = s->host->shutdown_token();
     auto r = co_await s->host->supervisor().start(s->start, stop);
@@ -87,16 +131,30 @@ Task<void> start_services(RunSession* s) {
     s->host->arm();
 }
 
+/// The host, then the end of what shows its progress.
+Task<void> host_run(RunSession* s, std::stop_token stop, std::stop_source* then) {
+    co_await s->host->run(std::move(stop));
+    then->request_stop();
+}
+
 Task<void> session(RunSession* s) {
+    std::stop_source ended;
     TaskScope scope;
-    scope.spawn(s->host->run(scope.token()));
+    scope.spawn(host_run(s, scope.token(), &ended));
     scope.spawn(start_services(s));
     scope.spawn(show_progress(s, s->host->shutdown_token()));
+    scope.spawn(show_stop_waits(s, ended.get_token()));
     co_await scope.join();
 }
 
-bool success(const supervisor::ServiceStatus& st, const supervisor::ServiceSpec& spec) {
+bool stopped_on_request(const RunSession& s, const std::string& name) {
+    auto it = s.stopped_on_request.find(name);
+    return it != s.stopped_on_request.end() && it->second;
+}
+
+bool success(const RunSession& s, const supervisor::ServiceStatus& st, const supervisor::ServiceSpec& spec) {
     if (st.state == ServiceState::failed) return false;
+    if (stopped_on_request(s, st.name)) return true;
     if (!st.last_exit) return true;
     if (st.last_exit->signal != 0) return false;
     const auto& ok = spec.restart.success_codes;
@@ -112,6 +170,9 @@ int own_status(const supervisor::LastExit& e) {
 int exit_code(RunSession& s) {
     using Ending = control::SupervisorHost::Ending;
     auto& host = *s.host;
+    if (host.forced()) return 130;
+    // A stop (Ctrl-C, SIGTERM, `reins stop`) before the start completed.
+    if (!s.started && s.started.error().is(Errc::cancelled)) return exit_ok;
     if (!s.started && s.single && host.ending() != Ending::signal) {
         // It ran and ended during its startup: its own status, as a script expects.
         const auto st = host.supervisor().status().front();
@@ -132,15 +193,16 @@ int exit_code(RunSession& s) {
         s.console->say(std::string("error: ") + e.message());
         return kind == "port_in_use" ? exit_port_in_use : exit_failure;
     }
-    if (host.forced()) return 130;
     if (host.ending() != Ending::all_ended) return exit_ok;
     if (s.single) {
+        // Stopped by `reins stop`: 0, like Ctrl-C; ended on its own: its own status.
         const auto st = host.supervisor().status().front();
+        if (stopped_on_request(s, st.name)) return exit_ok;
         if (!st.last_exit) return st.state == ServiceState::failed ? exit_failure : exit_ok;
         return own_status(*st.last_exit);
     }
     for (const auto& st : host.supervisor().status())
-        if (!success(st, host.supervisor().find(st.name)->spec())) return exit_failure;
+        if (!success(s, st, host.supervisor().find(st.name)->spec())) return exit_failure;
     return exit_ok;
 }
 

@@ -7,7 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "cli/hosting.hpp"
@@ -79,6 +81,7 @@ int spawn_daemon(const Args& args, const Place& place, Output& out) {
         argv.push_back(std::filesystem::absolute(place.config, ec).string());
         for (const auto& [k, vs] : service_flags(args))
             for (const auto& v : vs) argv.push_back("--" + k + "=" + v);
+        if (args.has("port-base")) argv.push_back("--port-base=" + args.get("port-base"));
         for (const auto& n : args.positional) argv.push_back(n);
     }
     std::vector<char*> cargv;
@@ -155,6 +158,23 @@ int ensure_supervisor(const Args& args, const Place& place, Output& out) {
     return spawn_daemon(args, place, out);
 }
 
+/// After a failed start, a daemon with no service running exits by itself:
+/// wait (a few seconds at most) until it has, so that the next command (a
+/// `reins run` in the same folder, say) does not find the state directory
+/// still locked. One that still runs a service stays: no wait then.
+void wait_for_idle_exit(const std::string& state_dir) {
+    control::StatePaths paths{state_dir};
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < until) {
+        if (!control::inspect_lock(paths).held) return;
+        auto r = call_supervisor(state_dir, "GET", "/v1/status", nullptr, 2s);
+        if (r && r->status == 200)
+            for (const auto& s : r->body.value("services", json::array()))
+                if (s.value("state", "") == "running") return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+}
+
 /// Validates the config (and the names asked for) before anything starts.
 int check_config(const Args& args, const Place& place, Output& out) {
     int code = exit_failure;
@@ -162,11 +182,61 @@ int check_config(const Args& args, const Place& place, Output& out) {
     return h ? exit_ok : code;
 }
 
+/// The names of the services of the supervisor answering on `state_dir`;
+/// nullopt when none answers.
+std::optional<std::vector<std::string>> supervisor_services(const std::string& state_dir) {
+    auto r = call_supervisor(state_dir, "GET", "/v1/status", nullptr, 5s);
+    if (!r || r->status != 200 || !r->body.is_object()) return std::nullopt;
+    std::vector<std::string> names;
+    for (const auto& s : r->body.value("services", json::array())) names.push_back(s.value("name", ""));
+    return names;
+}
+
+/// Before `start`/`restart` of config services: a service the running
+/// supervisor already has needs no config file (it is found through the
+/// state directory alone); one it does not have yet is read from the
+/// config, which must then exist and be valid.
+int check_services(const Args& args, const Place& place, const std::optional<std::vector<std::string>>& running,
+                   Output& out) {
+    std::vector<std::string> unknown;
+    for (const auto& n : args.positional)
+        if (!running || std::find(running->begin(), running->end(), n) == running->end()) unknown.push_back(n);
+    const bool all_known = running && unknown.empty();
+    if (place.config.empty()) {
+        if (all_known) return exit_ok;
+        if (running && !unknown.empty()) {
+            std::string known;
+            for (const auto& n : *running) known += (known.empty() ? "" : ", ") + n;
+            std::error_code ec;
+            out.error("no service called '" + unknown.front() + "' in the supervisor on " + place.state_dir +
+                          ", and no reins.toml or Procfile in " + std::filesystem::current_path(ec).string(),
+                      (known.empty() ? std::string("it has no services") : "it has: " + known) +
+                          "; add one with: reins start --name " + unknown.front() + " -- COMMAND");
+            return exit_not_found;
+        }
+        (void)config_path(args, out);  // no supervisor to ask and no config: says there is none
+        return exit_failure;
+    }
+    if (!running) return check_config(args, place, out);
+    // A supervisor runs: the config is still checked, for the services it
+    // does not have. Service options do not apply to it (see the note below).
+    Args check = args;
+    check.positional = unknown;
+    for (const auto& d : service_options()) check.values.erase(std::string(d.long_name));
+    if (all_known && !args.positional.empty()) return exit_ok;
+    return check_config(check, place, out);
+}
+
 int start_or_restart(const Args& args, Output& out, bool restart) {
-    auto place = find_place(args, out, !args.dashdash);
+    auto place = find_place(args, out, false);
     if (!place) return exit_failure;
-    if (int c = check_config(args, *place, out); c != exit_ok) return c;
-    bool was_running = call_supervisor(place->state_dir, "GET", "/v1/status", nullptr, 5s).has_value();
+    auto running = supervisor_services(place->state_dir);
+    bool was_running = running.has_value();
+    if (args.dashdash) {
+        if (int c = check_config(args, *place, out); c != exit_ok) return c;
+    } else if (int c = check_services(args, *place, running, out); c != exit_ok) {
+        return c;
+    }
     if (int c = ensure_supervisor(args, *place, out); c != exit_ok) return c;
     std::vector<std::string> names = args.positional;
     if (args.dashdash) {
@@ -183,7 +253,7 @@ int start_or_restart(const Args& args, Output& out, bool restart) {
         }
         if (added->status != 200) return report_error(*added, out);
         names = {added->body.value("service", "")};
-    } else if (was_running && !service_flags(args).empty()) {
+    } else if (was_running && (!service_flags(args).empty() || args.has("port-base"))) {
         out.say("note: the supervisor was already running: service options apply at its next start (reins stop first)");
     }
     json body;
@@ -196,7 +266,9 @@ int start_or_restart(const Args& args, Output& out, bool restart) {
                   "see " + control::StatePaths{place->state_dir}.supervisor_log());
         return exit_failure;
     }
-    return report_started(*reply, out, seconds_since(t0));
+    int code = report_started(*reply, out, seconds_since(t0));
+    if (code != exit_ok && !was_running) wait_for_idle_exit(place->state_dir);
+    return code;
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "cli/stop_progress.hpp"
 #include "cli/supervisor_client.hpp"
 #include "reins/control/state_file.hpp"
 #include "reins/control/supervisor_lock.hpp"
@@ -79,7 +80,7 @@ int run_stop(const Args& args, Output& out) {
     if (!place) return exit_failure;
     control::StatePaths paths{place->state_dir};
     if (args.positional.empty()) {
-        auto reply = call_supervisor(place->state_dir, "POST", "/v1/shutdown", nullptr, action_timeout);
+        auto reply = call_supervisor_stopping(place->state_dir, "POST", "/v1/shutdown", nullptr, action_timeout);
         if (!reply) {
             if (control::is_not_running(reply.error())) return stop_survivors(*place, out);
             out.error("cannot ask the supervisor on " + place->state_dir + " to stop: " + reply.error().message(),
@@ -96,7 +97,7 @@ int run_stop(const Args& args, Output& out) {
     }
     json body;
     body["services"] = args.positional;
-    auto reply = call_supervisor(place->state_dir, "POST", "/v1/stop", body, action_timeout);
+    auto reply = call_supervisor_stopping(place->state_dir, "POST", "/v1/stop", body, action_timeout);
     if (!reply) {
         if (control::is_not_running(reply.error())) {
             out.error(args.positional.front() + " is not running: no supervisor on " + place->state_dir,

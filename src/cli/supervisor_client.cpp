@@ -74,7 +74,10 @@ int report_started(const control::ControlReply& reply, Output& out, double secon
             continue;
         }
         std::string state = s.value("state", "");
-        if (state == "running") out.say(Console::ready_line(name, s.value("port", 0), pid, seconds));
+        if (state == "running" && !s.value("ready_checked", true))
+            out.say(Console::started_line(name, s.value("port", 0), pid));
+        else if (state == "running")
+            out.say(Console::ready_line(name, s.value("port", 0), pid, seconds));
         else out.say(name + " is " + state);
     }
     return exit_ok;

@@ -26,8 +26,8 @@ int say_not_running(const std::string& state_dir, Output& out);
 /// port_in_use 2, anything else 3.
 int exit_for_kind(const std::string& kind);
 
-/// Reports a start/restart reply: one ready line (or "already running")
-/// per service asked for, or the error with the service's last output.
+/// Reports a start/restart reply: one ready line (a started line for a
+/// service without readiness check, or "already running") per service asked for, or the error with the service's last output.
 /// Returns the exit code.
 int report_started(const control::ControlReply& reply, Output& out, double seconds);
 

@@ -1,5 +1,7 @@
 #include "reins/control/status_json.hpp"
 
+#include <algorithm>
+
 #include "reins/control/log_writer.hpp"
 
 namespace reins::control {
@@ -25,6 +27,19 @@ json status_to_json(const supervisor::ServiceStatus& s, std::chrono::steady_cloc
     j["status_text"] = s.status_text;
     j["instance"] = s.instance;
     j["last_output"] = s.last_output;
+    j["ready_checked"] = s.ready_checked;
+    if (s.stop_wait) {
+        json stop;
+        stop["waiting_for"] = s.stop_wait->pid;
+        stop["command"] = s.stop_wait->command;
+        if (s.stop_wait->kill_at)
+            stop["kill_in_ms"] = std::max<int64_t>(0, duration_cast<milliseconds>(*s.stop_wait->kill_at - now).count());
+        else
+            stop["kill_in_ms"] = nullptr;  // SIGKILL was sent
+        j["stop"] = std::move(stop);
+    } else {
+        j["stop"] = nullptr;
+    }
     return j;
 }
 

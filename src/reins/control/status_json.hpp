@@ -4,7 +4,11 @@
 //   {"name":"api","state":"running","health":"unknown","pid":812,
 //    "pid_start_time":123456,"port":8000,"restarts":0,"uptime_ms":5230,
 //    "last_exit":"exit 1","stopped_by":"signal","status_text":"",
-//    "instance":"api-1f2e","last_output":[...]}
+//    "instance":"api-1f2e","last_output":[...],
+//    "ready_checked":true,            // false: running means spawned (no readiness check)
+//    "stop":null}                     // while a stop waits: {"waiting_for":812,
+//                                     //  "command":"node server.js","kill_in_ms":7400}
+//                                     //  (kill_in_ms null once SIGKILL was sent)
 #pragma once
 
 #include <chrono>

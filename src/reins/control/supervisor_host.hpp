@@ -41,7 +41,7 @@ struct HostOptions {
     supervisor::OutputSink* console = nullptr;
     /// Every transition, after state.json was written (`reins run` prints ready lines).
     std::function<void(const supervisor::ServiceEvent&)> on_event;
-    /// Human lines (waiting for pid N...); also written to reins.log.
+    /// Human lines ("web: stop.pre: refused"); also written to reins.log.
     std::function<void(const std::string&)> say;
     /// `reins run`: shut down once every service ended and none will restart.
     bool exit_when_all_ended = false;

@@ -16,6 +16,8 @@
 #include <sstream>
 #include <vector>
 
+#include "reins/supervisor/process_command.hpp"
+
 namespace reins::supervisor {
 namespace {
 
@@ -210,46 +212,6 @@ int owner_pid(const std::vector<unsigned long>& inodes) {
     return best;
 }
 
-std::string read_file(const std::string& path, std::size_t max) {
-    std::ifstream in(path, std::ios::binary);
-    std::string s(max, '\0');
-    in.read(s.data(), static_cast<std::streamsize>(max));
-    s.resize(static_cast<std::size_t>(in.gcount()));
-    return s;
-}
-
-// /proc/PID/cmdline as one line: argv[0] as its basename (the path is noise
-// next to the pid), args joined by single spaces, cut at 100 bytes.
-// "[comm]" like ps for a process without one (kernel thread, zombie).
-std::string command_of(int pid) {
-    constexpr std::size_t limit = 100;
-    std::string raw = read_file("/proc/" + std::to_string(pid) + "/cmdline", 4096);
-    while (!raw.empty() && raw.back() == '\0') raw.pop_back();
-    if (raw.empty()) {
-        std::string comm = read_file("/proc/" + std::to_string(pid) + "/comm", 64);
-        while (!comm.empty() && comm.back() == '\n') comm.pop_back();
-        return comm.empty() ? std::string("?") : "[" + comm + "]";
-    }
-    std::string_view argv0(raw.c_str());  // up to the first NUL
-    // A process that rewrote its title ("nginx: master process /usr/sbin/nginx") keeps it whole.
-    if (argv0.find(' ') == std::string_view::npos && argv0.find('/') != std::string_view::npos) {
-        raw.erase(0, argv0.rfind('/') + 1);
-    }
-    std::string line;  // NULs and control bytes (a newline in an arg) become one space
-    for (char c : raw) {
-        bool blank = static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
-        if (!blank) line += c;
-        else if (!line.empty() && line.back() != ' ') line += ' ';
-    }
-    raw = std::move(line);
-    if (raw.size() > limit) {
-        std::size_t cut = limit;
-        while (cut > 0 && (static_cast<unsigned char>(raw[cut]) & 0xC0) == 0x80) --cut;  // not mid UTF-8
-        raw = raw.substr(0, cut) + "...";
-    }
-    return raw;
-}
-
 bool valid_port(int p) { return p >= 1 && p <= 65535; }
 
 Result<void> validate(const PortSpec& s) {
@@ -320,14 +282,14 @@ std::optional<PortHolder> find_port_holder(int port) {
     if (inodes.empty()) return std::nullopt;
     int pid = owner_pid(inodes);
     if (pid == 0) return std::nullopt;
-    return PortHolder{pid, command_of(pid)};
+    return PortHolder{pid, command_line(pid)};
 }
 
 Error port_in_use_error(int port) {
     std::string what = "port " + std::to_string(port) + " is in use";
     auto inodes = socket_inodes(port);
     if (int pid = inodes.empty() ? 0 : owner_pid(inodes); pid != 0) {
-        what += " by pid " + std::to_string(pid) + " (" + command_of(pid) + ")";
+        what += " by pid " + std::to_string(pid) + " (" + command_line(pid) + ")";
     } else if (!inodes.empty()) {
         what += " by another process (not visible to this user)";
     } else {
@@ -367,11 +329,11 @@ Result<int> allocate_port(const PortSpec& spec) {
     // range, prefer: the preferred port first, then the range in order.
     std::pair<int, int> first_err{0, -1};
     int first_err_port = 0;
-    bool any_in_use = false;
+    int first_busy = 0;  // the first port tried that someone holds
     auto try_port = [&](int p) {
         auto r = check_all(*addrs, p);
         if (r.first == EADDRINUSE) {
-            any_in_use = true;
+            if (first_busy == 0) first_busy = p;
         } else if (r.first != 0 && first_err.first == 0) {
             first_err = r;
             first_err_port = p;
@@ -385,14 +347,18 @@ Result<int> allocate_port(const PortSpec& spec) {
     }
     // Nothing was merely busy: every bind failed otherwise (EACCES, an
     // address not on this machine): that error says more than "none free".
-    if (!any_in_use && first_err.first != 0) {
+    if (first_busy == 0 && first_err.first != 0) {
         return fail(bind_error(first_err.first, (*addrs)[first_err.second], first_err_port));
     }
     std::string where = "ports " + std::to_string(spec.first) + "-" + std::to_string(spec.last);
     if (spec.kind == K::prefer && (spec.port < spec.first || spec.port > spec.last)) {
         where = "port " + std::to_string(spec.port) + " and " + where;
     }
-    return fail(Error(PortErrc::none_free, where + " on " + spec.host));
+    where += " on " + spec.host;
+    // Taken by other programs, like a busy fixed port: in_use, naming who
+    // holds the first one (usually one program took the whole start of it).
+    Error busy = port_in_use_error(first_busy);
+    return fail(Error(PortErrc::in_use, "no free port in " + where + ": " + busy.context));
 }
 
 }  // namespace reins::supervisor

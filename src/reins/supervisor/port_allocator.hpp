@@ -34,8 +34,8 @@ namespace reins::supervisor {
 /// Why no port could be given (category "reins.port"). The CLI maps both
 /// to exit code 2.
 enum class PortErrc {
-    in_use = 1,  ///< the fixed port is bound by someone else
-    none_free,   ///< no port of the range (or the preferred one) is free
+    in_use = 1,  ///< the fixed port, or every port of the range, is held by someone else
+    none_free,   ///< the kernel assigned no port that is free on every address
 };
 
 /// The error category of PortErrc ("reins.port").
@@ -109,7 +109,10 @@ std::string to_string(const PortSpec& spec);
 /// Errors: PortErrc::in_use for a busy fixed port, with the context naming
 /// the holder ("port 5173 is in use by pid 812 (node vite)" — a sentence
 /// the CLI can print alone; message() adds ": address already in use");
-/// PortErrc::none_free when nothing in the range is free; Errc::config for
+/// PortErrc::in_use too when no port of a range (or prefer + range) is
+/// free, naming the holder of the first port tried ("no free port in ports
+/// 8000-8002 on 127.0.0.1: port 8000 is in use by pid 812 (node vite)");
+/// PortErrc::none_free when "auto" finds nothing free; Errc::config for
 /// an invalid spec; an errno error for other bind failures ("bind
 /// 127.0.0.1:80": permission denied; an address not on this machine).
 Result<int> allocate_port(const PortSpec& spec);

@@ -46,6 +46,7 @@ bool wants_notify(const ServiceSpec& s) {
 Service::Service(ServiceSpec spec, ServiceContext ctx)
     : spec_(std::move(spec)), ctx_(std::move(ctx)), policy_(spec_.restart) {
     status_.name = spec_.name;
+    status_.ready_checked = spec_.ready.kind != ProbeKind::none || spec_.ready.after.count() > 0;
 }
 
 // ---- asking the actor -------------------------------------------------------

@@ -31,7 +31,7 @@ struct ServiceContext {
     std::string notify_dir;              ///< folder for sd_notify sockets ("": abstract names)
     /// The environment services inherit ("K=V"), one copy for all of them.
     std::shared_ptr<const std::vector<std::string>> base_env;
-    /// Human progress lines ("waiting for pid 812 of web"); may be empty.
+    /// Human lines about the services ("web: stop.pre: refused"); may be empty.
     std::function<void(const std::string&)> say;
 };
 

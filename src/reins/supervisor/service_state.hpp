@@ -49,6 +49,15 @@ struct ServiceEvent {
     int pid = 0;                                ///< the main pid at the time (0: none)
 };
 
+/// While a stop waits for a process of the service to exit: which one, and
+/// when the stop escalates to SIGKILL (a stop that takes long says so).
+struct StopWait {
+    int pid = 0;          ///< the process waited for: the main one while it lives, else a survivor
+    std::string command;  ///< its command line ("node server.js")
+    /// When SIGKILL is due; nullopt once it was sent.
+    std::optional<std::chrono::steady_clock::time_point> kill_at;
+};
+
 /// What `status` shows of one service.
 struct ServiceStatus {
     std::string name;
@@ -64,6 +73,10 @@ struct ServiceStatus {
     std::string status_text;          ///< sd_notify STATUS=…, or why it failed
     std::string instance;             ///< REINS_INSTANCE of the current run
     std::vector<std::string> last_output;  ///< the last lines, shown when it failed
+    /// Set while a stop waits for processes to exit, cleared when it ends.
+    std::optional<StopWait> stop_wait;
+    /// Readiness is checked (a probe, or ready.after); false: running once spawned.
+    bool ready_checked = false;
 };
 
 }  // namespace reins::supervisor

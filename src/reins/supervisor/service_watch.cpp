@@ -103,7 +103,7 @@ Task<Service::Outcome> Service::watch(Instance& inst, std::stop_token stop) {
 }
 
 Task<void> Service::stop_run(Instance& inst) {
-    auto report = co_await stop_instance(inst, spec_.stop, ctx_.say);
+    auto report = co_await stop_instance(inst, spec_.stop, &status_.stop_wait);
     status_.stopped_by = report.step;
     if (auto st = inst.process().exit_status()) status_.last_exit = last_exit_of(*st);
     if (ctx_.say)

@@ -9,15 +9,17 @@
 //   5. wait until the main process is reaped and none of them is left
 //
 // A process that exits promptly is never sent SIGKILL, and the stop ends as
-// soon as the processes are gone.
+// soon as the processes are gone. While it waits, the service's status shows
+// for which pid and until when (the CLI prints it once a stop takes 2 s).
 #pragma once
 
-#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "reins/async/task.hpp"
 #include "reins/supervisor/instance.hpp"
+#include "reins/supervisor/service_state.hpp"
 
 namespace reins::supervisor {
 
@@ -28,7 +30,8 @@ struct StopReport {
 
 /// Stops every process of `inst` and returns which step ended it. Runs to
 /// the end whatever happens to the caller: call it from a shielded scope.
-/// `waiting` is told, once a stop has taken 2 s, which pid it waits for.
-Task<StopReport> stop_instance(Instance& inst, StopSpec spec, std::function<void(const std::string&)> waiting = {});
+/// `*waiting` (when given; the service's status) says while the stop runs
+/// which pid it waits for and when SIGKILL comes; it is reset at the end.
+Task<StopReport> stop_instance(Instance& inst, StopSpec spec, std::optional<StopWait>* waiting = nullptr);
 
 }  // namespace reins::supervisor

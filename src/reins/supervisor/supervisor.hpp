@@ -26,7 +26,7 @@ namespace reins::supervisor {
 struct SupervisorOptions {
     OutputSink* sink = nullptr;       ///< every service's output lines (null: dropped)
     std::string notify_dir;           ///< folder for sd_notify sockets ("": abstract names)
-    /// Human progress lines ("waiting for pid 812 of web"); may be empty.
+    /// Human lines about the services ("web: stop.pre: refused"); may be empty.
     std::function<void(const std::string&)> say;
     /// The environment services inherit; empty: this process's environment.
     std::vector<std::string> base_env;

@@ -335,14 +335,19 @@ def run_fg(args, cwd, env=None):
     return Fg([REINS] + args, cwd, env)
 
 
+# A readiness check passed: "reins: web ready on http://127.0.0.1:5173 (pid 4242, 0.84s)".
 READY_RX = r"reins: (\S+) ready(?: on http://127\.0\.0\.1:(\d+))? \(pid (\d+), [0-9.]+s\)"
+# No readiness check, only spawned: "reins: web started on port 5173 (pid 4242)"; same groups.
+STARTED_RX = r"reins: (\S+) started(?: on port (\d+))? \(pid (\d+)\)"
 
 
 def ready_lines(text):
-    """{name: (port or None, pid)} from the ready lines of `text`."""
+    """{name: (port or None, pid)} from the ready lines (and the started
+    lines of services without a readiness check) of `text`."""
     res = {}
-    for m in re.finditer(READY_RX, text):
-        res[m.group(1)] = (int(m.group(2)) if m.group(2) else None, int(m.group(3)))
+    for rx in (READY_RX, STARTED_RX):
+        for m in re.finditer(rx, text):
+            res[m.group(1)] = (int(m.group(2)) if m.group(2) else None, int(m.group(3)))
     return res
 
 

@@ -14,8 +14,8 @@ import sys
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from reins_harness import (FIXTURE, READY_RX, alive, check, http_get, main, port_free, ready_lines, reins, run_fg,
-                           read, show, toml_cmd, track, wait_for, wait_gone, write)
+from reins_harness import (FIXTURE, READY_RX, STARTED_RX, alive, check, http_get, main, port_free, ready_lines, reins,
+                           run_fg, read, show, start_ok, toml_cmd, track, wait_for, wait_gone, write)
 
 
 def test_own_exit_status(d):
@@ -106,6 +106,26 @@ def test_ready_line_and_ctrl_c(d):
         check(code == 0, f"{sig.name} to reins run: exit 0, got {code}: {fg.stderr_text()!r}")
         check(wait_gone(pid, 5), f"service pid {pid} gone after {sig.name}")
         check(wait_for(lambda: port_free(port), 5), f"port {port} free after {sig.name}")
+
+
+def test_started_line_without_readiness_check(d):
+    # Without a readiness check nothing is known but the spawn: "started", not "ready".
+    fg = run_fg(["run", "--port", "auto", "--", FIXTURE, "--no-listen"], d)
+    m = fg.wait_line(STARTED_RX, 30)
+    if not check(m is not None, f"started line: {fg.stderr_text()!r}"):
+        fg.wait(1)
+        return
+    track(int(m.group(3)))
+    check(m.group(1) == "reins-fixture" and m.group(2) and int(m.group(2)) > 0,
+          f"`NAME started on port P (pid N)`: {m.group(0)!r}")
+    check(" ready" not in fg.stderr_text(), f"no ready line: {fg.stderr_text()!r}")
+    fg.signal(signal.SIGTERM)
+    check(fg.wait(20) == 0, "SIGTERM: exit 0")
+    r, ready = start_ok(d, ["--name", "plain", "--", FIXTURE, "--no-listen"], "start --name plain")
+    check(re.search(r"^reins: plain started \(pid \d+\)$", r.stderr, re.M) and " ready" not in r.stderr,
+          f"reins start: a started line, no ready line: {r.stderr!r}")
+    r = reins(["stop"], d, timeout=30)
+    check(r.returncode == 0, f"stop: {show(r)}")
 
 
 def test_ctrl_c_leaves_no_grandchild(d):

@@ -255,15 +255,17 @@ TEST_SUITE("port_allocator") {
         CHECK(*allocate_port(PortSpec::port_range(a, a + 3)) == a);
     }
 
-    TEST_CASE("range: all busy is none_free, naming the range") {
+    TEST_CASE("range: all busy is in_use, naming the range and the holder of its first port") {
         auto run = hold_run(3);
         REQUIRE(run.size() == 3);
         int a = run[0].port;
         auto r = allocate_port(PortSpec::port_range(a, a + 2));
         REQUIRE_FALSE(r.has_value());
-        CHECK(r.error().code == PortErrc::none_free);
-        CHECK(r.error().message() ==
-              "ports " + std::to_string(a) + "-" + std::to_string(a + 2) + " on 127.0.0.1: no free port");
+        CHECK(r.error().code == PortErrc::in_use);
+        CHECK(r.error().context.rfind("no free port in ports " + std::to_string(a) + "-" + std::to_string(a + 2) +
+                                          " on 127.0.0.1: port " + std::to_string(a) + " is in use by " +
+                                          pid_text(::getpid()),
+                                      0) == 0);
     }
 
     TEST_CASE("auto: a port the kernel assigns, bindable afterwards") {
@@ -293,10 +295,14 @@ TEST_SUITE("port_allocator") {
         REQUIRE(busy.has_value());
         auto none = allocate_port(PortSpec::prefer_in(a + 1, a, a + 2));
         REQUIRE_FALSE(none.has_value());
-        CHECK(none.error().code == PortErrc::none_free);
+        CHECK(none.error().code == PortErrc::in_use);
+        // The preferred port is the first tried: its holder is named.
+        CHECK(none.error().context.find(": port " + std::to_string(a + 1) + " is in use by " + pid_text(::getpid())) !=
+              std::string::npos);
         auto outside = allocate_port(PortSpec::prefer_in(a + 1, a + 2, a + 2));
         REQUIRE_FALSE(outside.has_value());
-        CHECK(outside.error().context.rfind("port " + std::to_string(a + 1) + " and ports", 0) == 0);
+        CHECK(outside.error().code == PortErrc::in_use);
+        CHECK(outside.error().context.rfind("no free port in port " + std::to_string(a + 1) + " and ports", 0) == 0);
     }
 
     TEST_CASE("an address that is not on this machine is a bind error, not a busy port") {
