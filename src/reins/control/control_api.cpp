@@ -97,7 +97,7 @@ http::Response error_reply(int status, std::string kind, std::string message, st
 }
 
 std::string error_kind(const Error& e) {
-    if (e.code == supervisor::PortErrc::in_use) return "port_in_use";
+    if (e.code.category() == supervisor::port_category()) return "port_in_use";  // in use, or a range with none free
     if (e.is(Errc::timeout)) return "startup_timeout";
     if (e.is(Errc::spawn_failed)) return "spawn_failed";
     if (e.is(Errc::not_running)) return "not_running";

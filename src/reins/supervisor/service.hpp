@@ -94,7 +94,7 @@ private:
     uint64_t wake_generation_ = 0;  // of backoff timers: tags Wakeups
     int sticky_port_ = 0;           // the last run's port, kept across restarts (0 after a stop)
     Ending ending_;                 // how the last run ended by itself
-    std::string end_reason_;        // …in words ("exit 3", "not ready within 30000ms")
+    std::string end_reason_;        // …in words ("exit 3", "not ready within 30s")
     // Start commands waiting for running (or spawned) and the pending stop replies.
     std::vector<Command> start_waiters_;
     std::vector<Command> stop_waiters_;
