@@ -1,6 +1,6 @@
 // Checks of what a command line names before anything acts on it: service
 // names must be names (see reins/config/service_name.hpp), and what `reins
-// start -- COMMAND` sends to its supervisor must be text.
+// start -- COMMAND` (or restart) sends to its supervisor must be text.
 #include <array>
 #include <filesystem>
 
@@ -27,7 +27,7 @@ int bad_name(const Error& e, std::string_view command, Output& out) {
 
 int not_text(const std::string& what, std::string_view value, Output& out) {
     out.error(what + " " + config::quote_bytes(value) +
-                  " is not valid UTF-8: reins start sends the command to its supervisor as JSON text",
+                  " is not valid UTF-8: the command goes to the supervisor as JSON text",
               "make the bytes in a shell (-- sh -c '...' with printf escapes), or use reins run");
     return exit_failure;
 }
@@ -42,7 +42,7 @@ int check_arguments(std::string_view command, const Args& args, Output& out) {
         for (const auto& n : it->second)
             if (auto valid = config::check_service_name(n); !valid)
                 return bad_name(Error(Errc::config, "--name: " + valid.error().context), command, out);
-    if (command != "start" || !args.dashdash) return exit_ok;
+    if ((command != "start" && command != "restart") || !args.dashdash) return exit_ok;
     // JSON carries text only: a byte that is not UTF-8 would arrive as U+FFFD
     // and the supervisor would run another command than the one typed.
     for (std::size_t i = 0; i < args.after_dashdash.size(); ++i)
