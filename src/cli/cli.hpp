@@ -68,6 +68,14 @@ private:
     bool color_err_ = false;
 };
 
+/// Checks what the command line of `command` ("stop", "start"...) names
+/// before anything acts on it: every service name (SERVICE arguments,
+/// --name) valid, and for `start -- COMMAND` the command, the service
+/// options and the current directory valid UTF-8 (they travel as JSON).
+/// Says on `out` which argument is wrong and what is allowed (its bytes
+/// escaped); returns exit_ok or exit_failure.
+int check_arguments(std::string_view command, const Args& args, Output& out);
+
 /// Options every command takes (-c/--config, --state-dir, -h/--help).
 const std::vector<OptionDef>& common_options();
 

@@ -129,6 +129,7 @@ int dispatch(const std::vector<std::string>& argv) {
         out.data(command_help(*cmd));
         return exit_ok;
     }
+    if (int c = check_arguments(words(*cmd), *args, out); c != exit_ok) return c;
     return cmd->run(*args, out);
 }
 

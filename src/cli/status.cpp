@@ -9,6 +9,7 @@
 #include "reins/control/state_file.hpp"
 #include "reins/control/supervisor_lock.hpp"
 #include "reins/control/survivors.hpp"
+#include "reins/http/json_text.hpp"
 
 namespace reins::cli {
 
@@ -71,7 +72,7 @@ int report_dead(const Args& args, const Place& place, Output& out) {
         j["survivors"] = json::array();
         for (const auto& s : survivors)
             j["survivors"].push_back({{"service", s.service}, {"pid", s.process.pid}, {"command", s.command}});
-        out.data(j.dump(2) + "\n");
+        out.data(http::json_text(j, 2) + "\n");
     }
     if (lock.held) {
         int pid = lock.info ? lock.info->pid : 0;
@@ -151,7 +152,7 @@ int run_status(const Args& args, Output& out) {
     if (args.has("json")) {
         json j = body;
         if (!args.positional.empty()) j["services"] = shown;
-        out.data(j.dump(2) + "\n");
+        out.data(http::json_text(j, 2) + "\n");
     } else {
         out.data(table(shown));
     }

@@ -47,13 +47,6 @@ Error LoadResult::error() const {
     return Error(Errc::config, all);
 }
 
-bool is_service_name(std::string_view name) {
-    if (name.empty() || name.size() > 64 || !std::isalnum(static_cast<unsigned char>(name[0]))) return false;
-    for (char c : name)
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
-    return true;
-}
-
 Result<std::string> read_text_file(const std::string& path, std::size_t max) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return fail(Error(std::error_code(errno, std::generic_category()), path));

@@ -19,6 +19,7 @@
 
 #include "reins/async/result.hpp"
 #include "reins/config/diagnostic.hpp"
+#include "reins/config/service_name.hpp"
 #include "reins/supervisor/service_spec.hpp"
 
 namespace reins::config {
@@ -94,10 +95,6 @@ Result<Config> load_config(const std::string& path, const LoadOptions& options =
 /// The config to use in `dir` (SPEC §2): "reins.toml" if present, else
 /// "Procfile", joined to `dir`; empty if neither exists.
 std::string find_config(const std::string& dir);
-
-/// A valid service name: 1-64 of letters, digits, '-', '_', '.', starting
-/// with a letter or digit (names become file names and CLI arguments).
-bool is_service_name(std::string_view name);
 
 /// Reads a whole regular file of at most `max` bytes (config and env files:
 /// a FIFO or a device is refused rather than blocked on).

@@ -5,6 +5,7 @@
 
 #include "reins/config/config.hpp"
 #include "reins/config/envfile.hpp"
+#include "reins/config/text.hpp"
 #include "reins/config/units.hpp"
 #include "reins/config/values.hpp"
 
@@ -23,13 +24,13 @@ std::string absolute_in(const std::string& base, const std::string& p) {
 
 Result<int> positive_int(std::string_view flag, const std::string& v) {
     bool digits = !v.empty() && v.size() <= 6 && v.find_first_not_of("0123456789") == std::string::npos;
-    if (!digits) return fail(flag_error(flag, "expected a whole number, found \"" + v + "\""));
+    if (!digits) return fail(flag_error(flag, "expected a whole number, found " + quote_bytes(v)));
     return std::stoi(v);
 }
 
 Result<Millis> duration(std::string_view flag, const std::string& v) {
     auto d = parse_duration(v);
-    if (!d) return fail(flag_error(flag, "expected a duration such as 250ms, 5s, 2m, found \"" + v + "\""));
+    if (!d) return fail(flag_error(flag, "expected a duration such as 250ms, 5s, 2m, found " + quote_bytes(v)));
     return *d;
 }
 
@@ -51,13 +52,13 @@ Result<void> apply_flags(supervisor::ServiceSpec& out, const FlagValues& flags, 
     };
     if (auto v = last("name")) {
         if (!is_service_name(*v))
-            return fail(flag_error("name", "\"" + *v + "\" is not a service name (1-64 letters, digits, '-', '_', '.')"));
+            return fail(flag_error("name", check_service_name(*v).error().context));
         spec.name = *v;
     }
     if (auto v = last("cwd")) spec.cwd = absolute_in(base_dir, *v);
     if (auto v = last("port")) {
         auto p = supervisor::parse_port_spec(*v);
-        if (!p) return fail(flag_error("port", "expected auto, a port or a range A-B, found \"" + *v + "\""));
+        if (!p) return fail(flag_error("port", "expected auto, a port or a range A-B, found " + quote_bytes(*v)));
         std::string host = spec.port.host;
         spec.port = *p;
         spec.port.host = host;
@@ -76,7 +77,7 @@ Result<void> apply_flags(supervisor::ServiceSpec& out, const FlagValues& flags, 
     }
     if (auto v = last("restart")) {
         auto m = parse_restart_mode(*v);
-        if (!m) return fail(flag_error("restart", "expected no, on-failure or always, found \"" + *v + "\""));
+        if (!m) return fail(flag_error("restart", "expected no, on-failure or always, found " + quote_bytes(*v)));
         spec.restart.mode = *m;
     }
     if (auto v = last("startup-timeout")) {
@@ -101,7 +102,7 @@ Result<void> apply_flags(supervisor::ServiceSpec& out, const FlagValues& flags, 
     }
     if (auto v = last("stop-signal")) {
         auto s = parse_signal(*v);
-        if (!s) return fail(flag_error("stop-signal", "expected a signal name or number (TERM, INT, 15), found \"" + *v + "\""));
+        if (!s) return fail(flag_error("stop-signal", "expected a signal name or number (TERM, INT, 15), found " + quote_bytes(*v)));
         spec.stop.signal = *s;
     }
     // --env-file first, then --env on top (as in reins.toml).
@@ -120,7 +121,7 @@ Result<void> apply_flags(supervisor::ServiceSpec& out, const FlagValues& flags, 
     if (auto it = flags.find("env"); it != flags.end()) {
         for (const auto& a : it->second) {
             auto kv = parse_env_assignment(a);
-            if (!kv) return fail(flag_error("env", "expected KEY=VALUE, found \"" + a + "\""));
+            if (!kv) return fail(flag_error("env", "expected KEY=VALUE, found " + quote_bytes(a)));
             spec.env[kv->first] = kv->second;
         }
     }

@@ -6,7 +6,39 @@
 
 namespace reins::config {
 
-std::string quote(std::string_view text, std::size_t max) {
+std::size_t utf8_sequence(std::string_view text) noexcept {
+    if (text.empty()) return 0;
+    auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+    const unsigned char b0 = byte(0);
+    if (b0 < 0x80) return 1;
+    std::size_t n = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
+    if (b0 >= 0xC2 && b0 <= 0xDF) n = 2;
+    else if (b0 == 0xE0) n = 3, lo = 0xA0;  // no overlong forms
+    else if (b0 == 0xED) n = 3, hi = 0x9F;  // no surrogates
+    else if (b0 >= 0xE1 && b0 <= 0xEF) n = 3;
+    else if (b0 == 0xF0) n = 4, lo = 0x90;
+    else if (b0 == 0xF4) n = 4, hi = 0x8F;  // nothing past U+10FFFF
+    else if (b0 >= 0xF1 && b0 <= 0xF3) n = 4;
+    else return 0;
+    if (text.size() < n || byte(1) < lo || byte(1) > hi) return 0;
+    for (std::size_t i = 2; i < n; ++i)
+        if ((byte(i) & 0xC0) != 0x80) return 0;
+    return n;
+}
+
+bool is_utf8(std::string_view text) noexcept {
+    while (!text.empty()) {
+        std::size_t n = utf8_sequence(text);
+        if (n == 0) return false;
+        text.remove_prefix(n);
+    }
+    return true;
+}
+
+namespace {
+
+std::string quoted(std::string_view text, std::size_t max, bool escape_non_utf8) {
     bool cut = max != 0 && text.size() > max;
     if (cut) {
         text = text.substr(0, max);
@@ -15,7 +47,8 @@ std::string quote(std::string_view text, std::size_t max) {
         if (!text.empty() && static_cast<unsigned char>(text.back()) >= 0xC0) text.remove_suffix(1);
     }
     std::string out = "\"";
-    for (char ch : text) {
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char ch = text[i];
         auto c = static_cast<unsigned char>(ch);
         switch (c) {
         case '"': out += "\\\""; break;
@@ -28,6 +61,15 @@ std::string quote(std::string_view text, std::size_t max) {
                 char buf[8];
                 std::snprintf(buf, sizeof buf, "\\u%04X", c);
                 out += buf;
+            } else if (c >= 0x80 && escape_non_utf8) {
+                if (std::size_t n = utf8_sequence(text.substr(i)); n > 0) {
+                    out.append(text.substr(i, n));
+                    i += n - 1;
+                } else {
+                    char buf[8];
+                    std::snprintf(buf, sizeof buf, "\\x%02x", c);
+                    out += buf;
+                }
             } else {
                 out += ch;
             }
@@ -37,6 +79,12 @@ std::string quote(std::string_view text, std::size_t max) {
     out += '"';
     return out;
 }
+
+}  // namespace
+
+std::string quote(std::string_view text, std::size_t max) { return quoted(text, max, false); }
+
+std::string quote_bytes(std::string_view text, std::size_t max) { return quoted(text, max, true); }
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
     // Optimal string alignment: insertions, deletions, substitutions and

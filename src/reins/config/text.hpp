@@ -1,5 +1,5 @@
 // Small text helpers shared by the config layer: quoting a value for a
-// message, and finding the known word closest to a misspelt one.
+// message (bytes that are not UTF-8 escaped, if asked), and finding the known word closest to a misspelt one.
 #pragma once
 
 #include <cstddef>
@@ -13,6 +13,19 @@ namespace reins::config {
 /// escaped, non-ASCII bytes kept. Longer than `max` bytes: cut and
 /// ended with "…" (max 0: never cut). For messages and for writing TOML.
 std::string quote(std::string_view text, std::size_t max = 60);
+
+/// As quote(), and every byte that is not part of valid UTF-8 shown as
+/// \xHH: for messages about bytes that may be anything (a name typed on the
+/// command line or sent to the API), so that a message never carries them raw.
+std::string quote_bytes(std::string_view text, std::size_t max = 60);
+
+/// The length of the valid UTF-8 sequence that starts `text` (1-4), or 0
+/// when it does not start with one (a stray continuation byte, an overlong
+/// form, a surrogate, a code point past U+10FFFF, a cut sequence).
+std::size_t utf8_sequence(std::string_view text) noexcept;
+
+/// True when `text` is valid UTF-8 throughout.
+bool is_utf8(std::string_view text) noexcept;
 
 /// The Damerau–Levenshtein (optimal string alignment) distance, ASCII
 /// case-insensitive.

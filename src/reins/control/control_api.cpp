@@ -2,7 +2,10 @@
 
 #include <algorithm>
 
+#include "reins/config/service_name.hpp"
+#include "reins/config/text.hpp"
 #include "reins/control/status_json.hpp"
+#include "reins/http/json_text.hpp"
 #include "reins/supervisor/port_allocator.hpp"
 
 namespace reins::control {
@@ -25,6 +28,10 @@ Result<std::vector<std::string>> names_in(const std::string& body) {
     for (const auto& n : *it) {
         if (!n.is_string()) return fail(Errc::config, "\"services\" must be an array of names");
         names.push_back(n.get<std::string>());
+        auto valid = config::check_service_name(names.back());
+        if (!valid)
+            return fail(Errc::config,
+                        "\"services\"[" + std::to_string(names.size() - 1) + "]: " + valid.error().context);
     }
     return names;
 }
@@ -39,6 +46,8 @@ Task<http::Response> bulk(ControlApi* api, ControlApi::Action action, http::Requ
 }
 
 Task<http::Response> one(ControlApi* api, ControlApi::Action action, http::Request req, std::stop_token stop) {
+    auto valid = name_in_path(req);
+    if (!valid) co_return error_reply(400, "bad_request", valid.error().context);
     std::vector<std::string> names{req.params["name"]};
     auto r = co_await api->act(action, std::move(names), std::move(stop));
     co_return r;
@@ -76,18 +85,27 @@ Task<void> events(ControlApi* api, http::Request, http::ResponseStream out, std:
     for (const auto& s : api->supervisor().status()) {
         json j = status_to_json(s);
         j["snapshot"] = true;
-        auto sent = co_await out.send_chunk(j.dump() + "\n");
+        std::string line = http::json_text(j) + "\n";
+        auto sent = co_await out.send_chunk(std::move(line));
         if (!sent) co_return;
     }
     for (;;) {
         auto e = co_await sub.next(stop);
         if (!e) co_return;
-        auto sent = co_await out.send_chunk(event_to_json(*e).dump() + "\n");
+        std::string line = http::json_text(event_to_json(*e)) + "\n";
+        auto sent = co_await out.send_chunk(std::move(line));
         if (!sent) co_return;
     }
 }
 
 }  // namespace
+
+Result<void> name_in_path(const http::Request& req) {
+    auto it = req.params.find("name");
+    auto valid = config::check_service_name(it == req.params.end() ? std::string() : it->second);
+    if (!valid) return fail(Errc::config, "the path " + config::quote_bytes(req.path) + ": " + valid.error().context);
+    return {};
+}
 
 http::Response error_reply(int status, std::string kind, std::string message, std::string hint) {
     json j;

@@ -80,6 +80,10 @@ http::Response error_reply(int status, std::string kind, std::string message, st
 /// spawn_failed, not_running or failed.
 std::string error_kind(const Error& e);
 
+/// Nothing when the {name} of a /v1/services/NAME/... or /v1/logs/NAME path
+/// is a valid service name; else the error to answer with 400.
+Result<void> name_in_path(const http::Request& req);
+
 /// GET /v1/logs/NAME (defined in control_logs.cpp).
 Task<void> serve_logs(ControlApi* api, http::Request req, http::ResponseStream out, std::stop_token stop);
 

@@ -3,6 +3,7 @@
 #include <uv.h>
 
 #include "reins/http/client.hpp"
+#include "reins/http/json_text.hpp"
 
 namespace reins::control {
 
@@ -19,7 +20,7 @@ Task<Result<ControlReply>> control_request(StatePaths paths, std::string method,
     options.timeout = timeout;
     options.max_body = 16u << 20;
     if (!body.is_null()) {
-        options.body = body.dump();
+        options.body = http::json_text(body);
         options.headers.push_back(http::Header{"Content-Type", "application/json"});
     }
     http::Target target = http::Target::unix_socket(paths.sock());

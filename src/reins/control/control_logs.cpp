@@ -26,6 +26,11 @@ std::string joined(const std::vector<std::string>& lines) {
 }  // namespace
 
 Task<void> serve_logs(ControlApi* api, http::Request req, http::ResponseStream out, std::stop_token stop) {
+    if (auto valid = name_in_path(req); !valid) {
+        auto r = co_await out.respond(error_reply(400, "bad_request", valid.error().context));
+        (void)r;
+        co_return;
+    }
     const std::string name = req.params["name"];
     if (!api->supervisor().find(name)) {
         auto r = co_await out.respond(error_reply(404, "not_found", "no service called '" + name + "'"));

@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "reins/control/log_file.hpp"
+#include "reins/http/json_text.hpp"
 
 namespace reins::control {
 namespace {
@@ -191,7 +192,7 @@ Result<StateSnapshot> state_from_json(const json& j) {
 }
 
 Result<void> write_state(const StatePaths& paths, const StateSnapshot& snap) {
-    return write_file_atomic(paths.state(), to_json(snap).dump(2) + "\n", 0600);
+    return write_file_atomic(paths.state(), http::json_text(to_json(snap), 2) + "\n", 0600);
 }
 
 Result<StateSnapshot> read_state(const StatePaths& paths) {

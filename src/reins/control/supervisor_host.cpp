@@ -154,7 +154,11 @@ Result<std::string> SupervisorHost::add_service(const nlohmann::json& body) {
             }
         }
     }
-    std::string cwd = body.value("cwd", options_.base_dir);
+    std::string cwd = options_.base_dir;
+    if (auto c = body.find("cwd"); c != body.end()) {
+        if (!c->is_string()) return fail(Errc::config, "\"cwd\" must be a string (a directory)");
+        cwd = c->get<std::string>();
+    }
     auto spec = config::spec_from_command(std::move(argv), flags, cwd);
     if (!spec) return fail(std::move(spec).error());
     if (sup_->find(spec->name)) return spec->name;  // already there: starting it is a no-op
@@ -167,6 +171,17 @@ Result<std::string> SupervisorHost::add_service(const nlohmann::json& body) {
 }
 
 void SupervisorHost::on_transition(const supervisor::ServiceEvent& e) {
+    // Runs inside the service's actor (an EventBus listener): whatever goes
+    // wrong here is said in reins.log, never thrown into the actor.
+    try {
+        record_transition(e);
+    } catch (const std::exception& x) {
+        note("cannot record " + e.service + " -> " + std::string(to_string(e.to)) + ": " + x.what());
+    }
+    check_all_ended();
+}
+
+void SupervisorHost::record_transition(const supervisor::ServiceEvent& e) {
     logs_->event(e);
     std::string line = e.service + ": " + std::string(to_string(e.from)) + " -> " + std::string(to_string(e.to));
     if (!e.reason.empty()) line += " (" + e.reason + ")";
@@ -180,7 +195,6 @@ void SupervisorHost::on_transition(const supervisor::ServiceEvent& e) {
         write_state();
     }
     if (options_.on_event) options_.on_event(e);
-    check_all_ended();
 }
 
 void SupervisorHost::write_state() {

@@ -91,6 +91,8 @@ public:
 private:
     class TeeSink;
     void on_transition(const supervisor::ServiceEvent& e);
+    /// The pid file, state.json, the logs and on_event for one transition.
+    void record_transition(const supervisor::ServiceEvent& e);
     void write_state();
     void check_all_ended();
     void kill_everything();

@@ -13,6 +13,7 @@
 #include "reins/control/log_file.hpp"
 #include "reins/control/log_writer.hpp"
 #include "reins/control/state_file.hpp"
+#include "reins/http/json_text.hpp"
 #include "reins/supervisor/process_tree.hpp"
 
 namespace reins::control {
@@ -126,7 +127,7 @@ Result<SupervisorLock> SupervisorLock::acquire(const StatePaths& paths, std::str
     if (auto t = supervisor::process_start_time(::getpid())) info.start_time = *t;
     info.started_at = LogWriter::timestamp(system_clock::now());
     info.version = std::move(version);
-    const std::string text = to_json(info).dump() + "\n";
+    const std::string text = http::json_text(to_json(info)) + "\n";
     if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) {
         int err = errno;
         ::close(fd);

@@ -1,5 +1,7 @@
 #include "reins/http/message.hpp"
 
+#include "reins/http/json_text.hpp"
+
 namespace reins::http {
 
 namespace {
@@ -23,10 +25,7 @@ Response Response::json(const nlohmann::json& j, int status) {
     Response r;
     r.status = status;
     r.headers.push_back({"Content-Type", "application/json"});
-    // Replace invalid UTF-8 rather than throw: a service name or log line
-    // with stray bytes must not turn into a 500.
-    r.body = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    r.body += '\n';
+    r.body = json_text(j) + '\n';
     return r;
 }
 

@@ -22,7 +22,13 @@ EventSubscription EventBus::subscribe(std::size_t capacity) {
 }
 
 void EventBus::publish(const ServiceEvent& e) {
-    for (auto& fn : listeners_) fn(e);
+    for (auto& fn : listeners_) {
+        try {
+            fn(e);
+        } catch (...) {
+            ++listener_failures_;
+        }
+    }
     for (auto& q : queues_) {
         if (q->events.try_send(e)) continue;
         (void)q->events.try_recv();  // full: drop the oldest, never wait

@@ -53,10 +53,15 @@ public:
     /// A queued subscription holding at most `capacity` undelivered events.
     EventSubscription subscribe(std::size_t capacity = 256);
     /// A callback run synchronously on every event (state files, logs); it
-    /// must not block. Listeners live as long as the bus.
+    /// must not block, and should not throw: it runs inside the publishing
+    /// service's actor, so what it throws is caught and counted here rather
+    /// than unwinding that actor mid-transition (which left the service
+    /// wedged). Listeners live as long as the bus.
     void add_listener(std::function<void(const ServiceEvent&)> fn) { listeners_.push_back(std::move(fn)); }
-    /// Delivers `e` to every listener and subscriber.
+    /// Delivers `e` to every listener and subscriber; never throws from a listener.
     void publish(const ServiceEvent& e);
+    /// Times a listener threw (a bug in it; the event still reached the others).
+    std::size_t listener_failures() const noexcept { return listener_failures_; }
 
 private:
     friend class EventSubscription;
@@ -64,6 +69,7 @@ private:
 
     std::vector<std::function<void(const ServiceEvent&)>> listeners_;
     std::vector<std::shared_ptr<EventSubscription::Queue>> queues_;
+    std::size_t listener_failures_ = 0;
 };
 
 }  // namespace reins::supervisor

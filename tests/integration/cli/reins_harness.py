@@ -86,8 +86,9 @@ def write(d, name, text):
 
 
 def read(path, default=None):
+    """The text of a file (bytes that are not UTF-8 as U+FFFD: logs keep what services wrote)."""
     try:
-        with open(path) as f:
+        with open(path, errors="replace") as f:
             return f.read()
     except OSError:
         return default
