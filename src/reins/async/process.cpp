@@ -3,6 +3,7 @@
 #include <cassert>
 #include <cerrno>
 #include <csignal>
+#include <fcntl.h>
 #include <unistd.h>
 
 namespace reins {
@@ -66,6 +67,43 @@ std::string spawn_context(const ProcessOptions& o) {
     return ctx + " (cwd " + o.cwd + ")";
 }
 
+// The child's ends of its stdio pipes. The parent closes them as soon as
+// uv_spawn has dup'ed them into the child (or failed), on every path: one
+// left open would keep the parent's read end from ever seeing EOF.
+struct ChildEnds {
+    int fds[3] = {-1, -1, -1};
+
+    ChildEnds() = default;
+    ChildEnds(const ChildEnds&) = delete;
+    ChildEnds& operator=(const ChildEnds&) = delete;
+    ~ChildEnds() { close(); }
+
+    void close() noexcept {
+        for (int& fd : fds)
+            if (fd >= 0) ::close(std::exchange(fd, -1));
+    }
+};
+
+// A pipe for one of the child's stdio fds: `ours` becomes the parent's end
+// (non-blocking, as a Stream); returns the child's end (blocking, as programs
+// expect of their stdio). A real pipe rather than libuv's socketpair
+// (UV_CREATE_PIPE): a child can reopen /dev/stdout or /dev/stderr (ENXIO on
+// a socket) and sees a FIFO, as in a shell pipeline. Both ends are
+// close-on-exec, so no other child inherits them; libuv's dup2 onto fd 0-2
+// clears the flag in this child only.
+Result<int> open_pipe(Stream& ours, bool child_reads) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return fail(uv_error(uv_translate_sys_error(errno), "pipe"));
+    const int child = child_reads ? fds[0] : fds[1];
+    auto s = Stream::open_fd(child_reads ? fds[1] : fds[0]);  // closes that fd on failure too
+    if (!s) {
+        ::close(child);
+        return fail(std::move(s).error());
+    }
+    ours = std::move(*s);
+    return child;
+}
+
 }  // namespace
 
 Result<Process> Process::spawn(ProcessOptions o) {
@@ -85,24 +123,26 @@ Result<Process> Process::spawn(ProcessOptions o) {
 
     Process p;
     uv_stdio_container_t stdio[3]{};
-    // Pipe flags are from the child's point of view.
-    auto setup = [&](int fd, Stdio how, Stream& s, int child_side) {
+    ChildEnds child_ends;
+    for (int fd = 0; fd < 3; ++fd) {
+        Stdio how = fd == 0 ? o.in : fd == 1 ? o.out : o.err;
         switch (how) {
         case Stdio::null: stdio[fd].flags = UV_IGNORE; break;
         case Stdio::inherit:
             stdio[fd].flags = UV_INHERIT_FD;
             stdio[fd].data.fd = fd;
             break;
-        case Stdio::pipe:
-            s = Stream::new_pipe();
-            stdio[fd].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | child_side);
-            stdio[fd].data.stream = s.uv();
+        case Stdio::pipe: {
+            auto end = open_pipe(fd == 0 ? p.in_ : fd == 1 ? p.out_ : p.err_, fd == 0);
+            // On failure p closes the parent's ends it already has, child_ends the child's.
+            if (!end) return fail(Error(end.error().code, spawn_context(o) + ": " + end.error().context));
+            child_ends.fds[fd] = *end;
+            stdio[fd].flags = UV_INHERIT_FD;
+            stdio[fd].data.fd = *end;
             break;
         }
-    };
-    setup(0, o.in, p.in_, UV_READABLE_PIPE);
-    setup(1, o.out, p.out_, UV_WRITABLE_PIPE);
-    setup(2, o.err, p.err_, UV_WRITABLE_PIPE);
+        }
+    }
 
     uv_process_options_t opts{};
     opts.exit_cb = &State::on_exit;
@@ -119,10 +159,12 @@ Result<Process> Process::spawn(ProcessOptions o) {
     st->name = o.argv[0];
     st->new_session = o.new_session;
     int rc = uv_spawn(loop.uv(), &st->handle, &opts);
+    child_ends.close();  // the child has its copies (or never will)
     if (rc != 0) {
         std::string ctx = spawn_context(o);
         if (uv_is_active(st->uv_handle())) {
-            // exec succeeded but a stdio pipe could not be opened: a child
+            // libuv failed after exec succeeded (only possible for stdio
+            // it opens itself, which reins no longer asks for): a child
             // runs and must be reaped. p's destructor kills it and hands it
             // to the orphanage.
             st->pid = st->handle.pid;

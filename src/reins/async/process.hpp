@@ -19,7 +19,8 @@
 //
 // File descriptors: libuv dups the requested stdio into the child but does
 // not close other descriptors, so any fd without O_CLOEXEC leaks into every
-// child. The executable's main() should call uv_disable_stdio_inheritance()
+// child (the stdio pipes reins creates are close-on-exec; the parent closes
+// the child's ends right after the spawn). The executable's main() should call uv_disable_stdio_inheritance()
 // before the first spawn (the library does not: it marks fds 0-2 close-on-
 // exec as well, which would change how the host's own fork/exec children
 // see their stdio).
@@ -42,8 +43,8 @@ namespace reins {
 enum class Stdio {
     null,     ///< /dev/null
     inherit,  ///< the same file as reins' own fd 0, 1 or 2
-    pipe,     ///< a pipe whose other end is a Stream (take_stdin/out/err); libuv makes it a
-              ///< socketpair, so a child that reopens /dev/stdout gets ENXIO
+    pipe,     ///< a pipe (pipe2, a FIFO as in a shell pipeline, so the child can reopen
+              ///< /dev/stdout) whose other end is a Stream (take_stdin/out/err)
 };
 
 /// What to start and how.

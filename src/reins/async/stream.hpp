@@ -31,7 +31,7 @@ public:
     Stream(const Stream&) = delete;
     Stream& operator=(const Stream&) = delete;
 
-    /// An initialised, unopened pipe, to be handed to uv_spawn (UV_CREATE_PIPE).
+    /// An initialised, unopened pipe handle (for accept, or uv_pipe_open).
     static Stream new_pipe();
     /// An initialised, unconnected TCP handle (for connect and accept).
     static Stream new_tcp();

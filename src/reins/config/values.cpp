@@ -4,10 +4,10 @@
 #include <array>
 #include <cctype>
 #include <csignal>
-#include <regex>
 
 #include "reins/config/text.hpp"
 #include "reins/http/client.hpp"
+#include "reins/supervisor/log_pattern.hpp"
 
 namespace reins::config {
 namespace {
@@ -128,41 +128,14 @@ Result<supervisor::HttpAction> parse_http_action(std::string_view text) {
 std::string to_string(const supervisor::HttpAction& action) { return action.method + " " + action.target; }
 
 Result<void> check_regex(std::string_view pattern) {
-    // libstdc++ compiles regexes recursively and expands {n} repeats: bound
-    // the length, the nesting and the counts before handing it over.
-    if (pattern.size() > 1024) return fail(Errc::config, "a readiness regex is at most 1024 characters long");
-    int depth = 0, max_depth = 0;
-    unsigned long product = 1;  // repeats nest by copying: bound their product
-    bool escaped = false;
-    for (std::size_t i = 0; i < pattern.size(); ++i) {
-        char c = pattern[i];
-        if (escaped) {
-            escaped = false;
-            continue;
-        }
-        if (c == '\\') {
-            escaped = true;
-        } else if (c == '(') {
-            max_depth = std::max(max_depth, ++depth);
-        } else if (c == ')') {
-            --depth;
-        } else if (c == '{') {
-            unsigned long n = 0, most = 0;
-            for (std::size_t j = i + 1; j < pattern.size() && (std::isdigit(static_cast<unsigned char>(pattern[j])) || pattern[j] == ','); ++j) {
-                n = pattern[j] == ',' ? 0 : std::min(n * 10 + static_cast<unsigned long>(pattern[j] - '0'), 100000ul);
-                most = std::max(most, n);
-            }
-            product = std::min(product * std::max(most, 1ul), 100000ul);
-            if (product > 10000) return fail(Errc::config, "the repeat counts of a readiness regex multiply to at most 10000");
-        }
-    }
-    if (max_depth > 32) return fail(Errc::config, "a readiness regex nests groups at most 32 deep");
-    try {
-        std::regex re(pattern.begin(), pattern.end(), std::regex::ECMAScript);
-        (void)re;
-    } catch (const std::regex_error& e) {
-        return fail(Errc::config, "expected an ECMAScript regex, found " + quote(pattern) + " (" + e.what() + ")");
-    }
+    // RE2 compiles in time and memory bounded by the pattern's size and
+    // matches in linear time: only the size needs a bound of our own.
+    using supervisor::LogPattern;
+    if (pattern.size() > LogPattern::max_size)
+        return fail(Errc::config, "a readiness regex is at most " + std::to_string(LogPattern::max_size) + " characters long");
+    auto compiled = LogPattern::compile(pattern);
+    if (!compiled)
+        return fail(Errc::config, "expected a regex in RE2 syntax, found " + quote(pattern) + ": " + compiled.error().context);
     return {};
 }
 

@@ -37,8 +37,8 @@ Result<void> check_http_target(std::string_view target);
 /// True when the target is a path (it then needs the service's port).
 bool is_path_target(std::string_view target) noexcept;
 
-/// A readiness regex (ECMAScript). Refuses patterns that are too long or
-/// nested or repeat too much to compile in bounded time and memory.
+/// A readiness regex (RE2 syntax, supervisor/log_pattern.hpp): refuses a
+/// pattern that is too long or that RE2 cannot compile, with RE2's reason.
 Result<void> check_regex(std::string_view pattern);
 
 /// A probe as the CLI flags write it.

@@ -84,12 +84,12 @@ ProbeTarget Instance::probe_target(ProbeKind kind, const std::string& target) co
 Result<std::unique_ptr<Instance>> Instance::launch(const ServiceSpec& spec, InstanceContext ctx) {
     std::unique_ptr<Instance> inst(new Instance(spec, std::move(ctx)));
     if (spec.ready.kind == ProbeKind::log) {
-        try {
-            inst->ready_regex_.emplace(spec.ready.target, std::regex::ECMAScript);
-        } catch (const std::regex_error& e) {
+        auto pattern = LogPattern::compile(spec.ready.target);
+        if (!pattern) {
             inst->shut_down_ = true;
-            return fail(Errc::config, "ready.log regex \"" + spec.ready.target + "\": " + e.what());
+            return fail(Errc::config, "ready.log regex \"" + spec.ready.target + "\": " + pattern.error().context);
         }
+        inst->ready_regex_.emplace(std::move(*pattern));
     }
     if (!inst->ctx_.notify_path.empty()) {
         auto sock = DatagramSocket::bind(inst->ctx_.notify_path);
@@ -175,10 +175,8 @@ Task<void> Instance::capture(Stream pipe, bool err, std::stop_token stop) {
 }
 
 std::optional<std::size_t> Instance::ready_index(const LineReader::Batch& lines) const {
-    for (std::size_t i = 0; i < lines.pieces.size(); ++i) {
-        std::string_view text = lines.text(i);
-        if (std::regex_search(text.begin(), text.end(), *ready_regex_)) return i;
-    }
+    for (std::size_t i = 0; i < lines.pieces.size(); ++i)
+        if (ready_regex_->found_in(lines.text(i))) return i;
     return std::nullopt;
 }
 

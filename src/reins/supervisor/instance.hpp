@@ -7,7 +7,6 @@
 #include <deque>
 #include <memory>
 #include <optional>
-#include <regex>
 #include <stop_token>
 #include <string>
 
@@ -16,6 +15,7 @@
 #include "reins/async/line_reader.hpp"
 #include "reins/async/process.hpp"
 #include "reins/async/task_scope.hpp"
+#include "reins/supervisor/log_pattern.hpp"
 #include "reins/supervisor/output.hpp"
 #include "reins/supervisor/probe.hpp"
 #include "reins/supervisor/service_spec.hpp"
@@ -66,7 +66,7 @@ private:
     std::vector<std::string> argv() const;
 
     Task<void> capture(Stream pipe, bool err, std::stop_token stop);
-    /// The index of the first line of `lines` the ready.log regex matches.
+    /// The index of the first line (or piece) of `lines` the ready.log pattern matches.
     std::optional<std::size_t> ready_index(const LineReader::Batch& lines) const;
     /// Keeps the last lines of `lines` in ctx_.recent (bounded).
     void keep_recent(const LineReader::Batch& lines);
@@ -82,7 +82,7 @@ private:
     InstanceContext ctx_;
     Process proc_;
     int pid_ = 0;
-    std::optional<std::regex> ready_regex_;
+    std::optional<LogPattern> ready_regex_;
     bool ready_seen_ = false;
     DatagramSocket notify_;
     Channel<int> watchdog_{1};  // WATCHDOG=1 pings, coalesced

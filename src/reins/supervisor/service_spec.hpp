@@ -29,7 +29,7 @@ enum class ProbeKind {
     tcp,       ///< connect to host:port
     http,      ///< GET a path (or full URL): 200-399 is success
     exec,      ///< a shell command exits 0
-    log,       ///< a line of output matches an ECMAScript regex (readiness only)
+    log,       ///< a line of output matches an RE2 regex (readiness only; log_pattern.hpp)
     notify,    ///< sd_notify READY=1 (readiness only)
     watchdog,  ///< sd_notify WATCHDOG=1 within the deadline (liveness only)
 };

@@ -94,7 +94,7 @@ const Bad kBad[] = {
     {"https probe", "version = 1\n[service.api]\ncommand = \"x\"\nready.http = \"https://127.0.0.1/r\"\n",
      "service.api.ready.http", 4, 14, "no https"},
     {"bad readiness regex", "version = 1\n[service.api]\ncommand = \"x\"\nready.log = \"(ready\"\n",
-     "service.api.ready.log", 4, 13, "expected an ECMAScript regex"},
+     "service.api.ready.log", 4, 13, "expected a regex in RE2 syntax, found \"(ready\": missing ): (ready"},
     {"after with a probe", "version = 1\n[service.api]\ncommand = \"x\"\nready = { exec = \"true\", after = \"1s\" }\n",
      "service.api.ready.after", 4, 26, "`after` applies only to a service without a readiness probe"},
     {"watchdog of zero", "version = 1\n[service.api]\ncommand = \"x\"\nhealth.watchdog = \"0s\"\n",

@@ -128,15 +128,41 @@ TEST_CASE("signals, restart policies, HTTP requests") {
     CHECK_FALSE(check_http_target("/a b"));
 }
 
-TEST_CASE("readiness regexes are compiled, within bounds") {
+TEST_CASE("readiness regexes are compiled by RE2, within bounds") {
     CHECK(check_regex("ready in \\d+ ms"));
     CHECK(check_regex("a{3}b{2,5}"));
-    CHECK_FALSE(check_regex("(unclosed"));
+    CHECK(check_regex("^(?i)listening on [0-9.]+:\\d+$"));
+    CHECK(check_regex("(?:GET|POST) .*? 200\\b"));
     CHECK(check_regex("a{1000}"));
-    CHECK_FALSE(check_regex("a{20000}"));
+    CHECK(check_regex(std::string(40, '(') + std::string(40, ')')));  // deep nesting costs no stack
+    CHECK(check_regex(std::string(1024, 'a')));
+    CHECK_FALSE(check_regex("a{20000}"));          // RE2: a repeat count is at most 1000
+    CHECK_FALSE(check_regex("(a{100}){100}"));     // also when nested repeats multiply
     CHECK_FALSE(check_regex("a{100}{100}{100}"));
-    CHECK_FALSE(check_regex(std::string(2000, 'a')));
-    CHECK_FALSE(check_regex(std::string(40, '(') + std::string(40, ')')));
+    auto unclosed = check_regex("(unclosed");
+    REQUIRE_FALSE(unclosed);
+    CHECK(unclosed.error().context == "expected a regex in RE2 syntax, found \"(unclosed\": missing ): (unclosed");
+    auto long_one = check_regex(std::string(2000, 'a'));
+    REQUIRE_FALSE(long_one);
+    CHECK(long_one.error().context == "a readiness regex is at most 1024 characters long");
+}
+
+TEST_CASE("a readiness regex RE2 cannot match says what is not supported and names the pattern") {
+    auto backref = check_regex("(ready)\\1");
+    REQUIRE_FALSE(backref);
+    CHECK(backref.error().is(reins::Errc::config));
+    CHECK(backref.error().context ==
+          "expected a regex in RE2 syntax, found \"(ready)\\\\1\": invalid escape sequence: \\1 "
+          "(backreferences are not supported in RE2 syntax)");
+    auto ahead = check_regex("ready(?! not)");
+    REQUIRE_FALSE(ahead);
+    CHECK(ahead.error().context ==
+          "expected a regex in RE2 syntax, found \"ready(?! not)\": invalid perl operator: (?! "
+          "(lookahead is not supported in RE2 syntax)");
+    auto behind = check_regex("(?<=server )ready");
+    REQUIRE_FALSE(behind);
+    CHECK(behind.error().context.find("lookbehind is not supported") != std::string::npos);
+    CHECK(behind.error().context.find("\"(?<=server )ready\"") != std::string::npos);
 }
 
 TEST_CASE("CLI flag forms: --ready, --health, --env") {
