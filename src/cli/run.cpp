@@ -27,9 +27,6 @@ struct RunSession {
     std::vector<std::string> start;
     bool single = false;
     std::map<std::string, std::chrono::steady_clock::time_point> starting_since;
-    /// Services whose last run ended by a stop (Ctrl-C, SIGTERM, `reins stop`):
-    /// their exit status (143 after SIGTERM) is no failure of theirs.
-    std::map<std::string, bool> stopped_on_request;
     Channel<bool> kick{1};           // a service began starting: show progress if it takes long
     Channel<bool> stopping_kick{1};  // a service began stopping: say what it waits for if it takes long
     Result<void> started;
@@ -37,8 +34,6 @@ struct RunSession {
 
 void on_event(RunSession* s, const supervisor::ServiceEvent& e) {
     auto* svc = s->host->supervisor().find(e.service);
-    if (e.to == ServiceState::stopped) s->stopped_on_request[e.service] = e.from == ServiceState::stopping;
-    else if (e.to == ServiceState::failed || e.to == ServiceState::restarting) s->stopped_on_request[e.service] = false;
     if (e.to == ServiceState::starting) {
         s->starting_since[e.service] = e.time;
         s->kick.try_send(true);
@@ -54,7 +49,7 @@ void on_event(RunSession* s, const supervisor::ServiceEvent& e) {
             s->console->say(Console::ready_line(e.service, port, e.pid, secs));
         }
     } else if (e.to == ServiceState::restarting || e.to == ServiceState::failed ||
-               (e.to == ServiceState::stopped && e.from != ServiceState::stopping)) {
+               (e.to == ServiceState::stopped && svc && !svc->status().stop_requested)) {
         s->console->say(e.service + " " + std::string(to_string(e.to)) + (e.reason.empty() ? "" : " (" + e.reason + ")"));
     }
 }
@@ -147,14 +142,15 @@ Task<void> session(RunSession* s) {
     co_await scope.join();
 }
 
-bool stopped_on_request(const RunSession& s, const std::string& name) {
-    auto it = s.stopped_on_request.find(name);
-    return it != s.stopped_on_request.end() && it->second;
+/// Its last run ended by a stop (Ctrl-C, SIGTERM, `reins stop`): its exit
+/// status (143 after SIGTERM) is no failure of its own.
+bool stopped_on_request(const supervisor::ServiceStatus& st) {
+    return st.state == ServiceState::stopped && st.stop_requested;
 }
 
-bool success(const RunSession& s, const supervisor::ServiceStatus& st, const supervisor::ServiceSpec& spec) {
+bool success(const supervisor::ServiceStatus& st, const supervisor::ServiceSpec& spec) {
     if (st.state == ServiceState::failed) return false;
-    if (stopped_on_request(s, st.name)) return true;
+    if (stopped_on_request(st)) return true;
     if (!st.last_exit) return true;
     if (st.last_exit->signal != 0) return false;
     const auto& ok = spec.restart.success_codes;
@@ -197,12 +193,12 @@ int exit_code(RunSession& s) {
     if (s.single) {
         // Stopped by `reins stop`: 0, like Ctrl-C; ended on its own: its own status.
         const auto st = host.supervisor().status().front();
-        if (stopped_on_request(s, st.name)) return exit_ok;
+        if (stopped_on_request(st)) return exit_ok;
         if (!st.last_exit) return st.state == ServiceState::failed ? exit_failure : exit_ok;
         return own_status(*st.last_exit);
     }
     for (const auto& st : host.supervisor().status())
-        if (!success(s, st, host.supervisor().find(st.name)->spec())) return exit_failure;
+        if (!success(st, host.supervisor().find(st.name)->spec())) return exit_failure;
     return exit_ok;
 }
 

@@ -163,7 +163,9 @@ Task<void> Instance::capture(Stream pipe, bool err, std::stop_token stop) {
                     co_await ctx_.sink->write(before);
                 }
                 batch.lines = batch.lines.subspan(*ready);
-                std::string detail = "log line \"" + std::string(lines->text(*ready)) + "\"";
+                // The event names the line, not all of it: a line may be 64 KiB.
+                std::string_view line = lines->text(*ready);
+                std::string detail = "log line \"" + std::string(line.substr(0, 200)) + (line.size() > 200 ? "…\"" : "\"");
                 auto sent = co_await report(InstanceEvent::Kind::ready, std::move(detail));
                 (void)sent;
             }

@@ -13,9 +13,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-void reply(const Command& cmd, Result<void> r) {
-    if (cmd.reply) (void)cmd.reply->try_send(std::move(r));
-}
 
 std::string new_instance_id(const std::string& service) {
     static std::mt19937_64 rng{std::random_device{}()};
@@ -51,9 +48,10 @@ Service::Service(ServiceSpec spec, ServiceContext ctx)
 
 // ---- asking the actor -------------------------------------------------------
 
-Task<Result<void>> Service::ask(Command::Kind kind, bool wait_ready, std::stop_token stop) {
+Task<Result<void>> Service::ask(Command::Kind kind, bool wait_ready, std::stop_token stop,
+                                std::shared_ptr<Channel<Result<void>>> spawned) {
     auto answer = std::make_shared<Channel<Result<void>>>(1);
-    Command cmd{kind, wait_ready, answer};
+    Command cmd{kind, wait_ready, answer, std::move(spawned)};
     auto sent = co_await mailbox_.send(ServiceMessage(std::move(cmd)), stop);
     if (!sent) co_return fail(std::move(sent).error());
     auto r = co_await answer->recv(stop);
@@ -63,6 +61,12 @@ Task<Result<void>> Service::ask(Command::Kind kind, bool wait_ready, std::stop_t
 
 Task<Result<void>> Service::start(bool wait_ready, std::stop_token stop) {
     auto r = co_await ask(Command::Kind::start, wait_ready, std::move(stop));
+    co_return r;
+}
+
+Task<Result<void>> Service::start_reporting_spawn(std::shared_ptr<Channel<Result<void>>> spawned,
+                                                  std::stop_token stop) {
+    auto r = co_await ask(Command::Kind::start, true, std::move(stop), std::move(spawned));
     co_return r;
 }
 
@@ -103,8 +107,12 @@ void Service::transition(ServiceState to, std::string reason) {
 void Service::answer_waiters(const Result<void>& r, bool spawned_only) {
     std::vector<Command> keep;
     for (auto& w : start_waiters_) {
-        if (spawned_only && w.wait_ready) keep.push_back(std::move(w));
-        else reply(w, r);
+        if (spawned_only && w.wait_ready) {
+            w.answer_spawned(r);
+            keep.push_back(std::move(w));
+        } else {
+            w.answer(r);
+        }
     }
     start_waiters_ = std::move(keep);
 }
@@ -118,7 +126,7 @@ Task<void> Service::run(std::stop_token stop) {
         auto* cmd = std::get_if<Command>(&*msg);
         if (!cmd) continue;  // an event of a finished run
         if (cmd->kind == Command::Kind::stop) {
-            reply(*cmd, fail(Errc::not_running, spec_.name + " is not running"));
+            cmd->answer(fail(Errc::not_running, spec_.name + " is not running"));
             continue;
         }
         policy_.reset();  // a manual start closes an open circuit
@@ -129,7 +137,7 @@ Task<void> Service::run(std::stop_token stop) {
     // Nobody will answer what is still queued.
     mailbox_.close();
     while (auto m = mailbox_.try_recv())
-        if (auto* c = std::get_if<Command>(&*m)) reply(*c, fail(Errc::cancelled, "supervisor stopping"));
+        if (auto* c = std::get_if<Command>(&*m)) c->answer(fail(Errc::cancelled, "supervisor stopping"));
     answer_waiters(fail(Errc::cancelled, "supervisor stopping"));
 }
 
@@ -159,6 +167,7 @@ Result<std::unique_ptr<Instance>> Service::launch() {
     status_.pid_start_time = st ? *st : 0;
     status_.port = *port;
     status_.instance = (*inst)->id();
+    status_.stop_requested = false;
     status_.last_output.clear();
     return inst;
 }
@@ -202,10 +211,10 @@ Task<void> Service::active(std::stop_token stop) {
         const bool was_starting = status_.state == ServiceState::starting;
         RestartDecision decision;
         if (outcome == Outcome::ended) {
-            status_.last_output.assign(recent_.begin(), recent_.end());
             decision = policy_.decide(ending_, Clock::now());
             begin_ending(decision);
         } else {
+            status_.stop_requested = true;
             transition(ServiceState::stopping, stop_reason(outcome));
         }
         co_await stop_run(*inst);
@@ -215,7 +224,7 @@ Task<void> Service::active(std::stop_token stop) {
         case Outcome::user_stop:
             sticky_port_ = 0;  // a start after a stop chooses its port afresh
             transition(ServiceState::stopped, "stopped (" + std::string(to_string(status_.stopped_by)) + ")");
-            for (auto& w : stop_waiters_) reply(w, {});
+            for (auto& w : stop_waiters_) w.answer({});
             stop_waiters_.clear();
             answer_waiters(fail(Errc::cancelled, spec_.name + " was stopped before it was ready"));
             co_return;
@@ -231,6 +240,8 @@ Task<void> Service::active(std::stop_token stop) {
             status_.restarts = 0;
             continue;
         case Outcome::ended: {
+            // After shutdown(): the output still in the pipes is drained by now.
+            status_.last_output.assign(recent_.begin(), recent_.end());
             if (ending_.kind == EndKind::start_failed || was_starting)
                 answer_waiters(fail(Errc::spawn_failed, spec_.name + " failed to start: " + end_reason_));
             bool again = co_await after_ending(decision, stop);

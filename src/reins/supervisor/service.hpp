@@ -55,6 +55,11 @@ public:
     /// the reason when the start fails (spawn error, port in use, readiness
     /// timeout, exit during startup) and no restart is pending.
     Task<Result<void>> start(bool wait_ready = true, std::stop_token stop = {});
+    /// start(true) that also sends on `spawned` once the service was spawned
+    /// (or could not be): one command, so a service that ends in between is
+    /// not started twice.
+    Task<Result<void>> start_reporting_spawn(std::shared_ptr<Channel<Result<void>>> spawned,
+                                             std::stop_token stop = {});
     /// Stops the service; completes once no process of it is left. Fails with
     /// Errc::not_running when it was not running.
     Task<Result<void>> stop(std::stop_token stop = {});
@@ -64,7 +69,8 @@ public:
 private:
     enum class Outcome { user_stop, user_restart, supervisor_stop, ended };
 
-    Task<Result<void>> ask(Command::Kind kind, bool wait_ready, std::stop_token stop);
+    Task<Result<void>> ask(Command::Kind kind, bool wait_ready, std::stop_token stop,
+                           std::shared_ptr<Channel<Result<void>>> spawned = nullptr);
     /// From a start until the service is stopped, failed, or told to stop.
     Task<void> active(std::stop_token stop);
     /// Handles messages while a run is alive; sets ending_ when it ended by itself.

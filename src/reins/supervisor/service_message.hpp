@@ -37,6 +37,20 @@ struct Command {
     enum class Kind { start, stop, restart } kind = Kind::start;
     bool wait_ready = true;  ///< start: answer once running (else once spawned)
     std::shared_ptr<Channel<Result<void>>> reply;
+    /// start with wait_ready: also told once the service was spawned (or
+    /// could not be), so dependents on "started" need no second command.
+    std::shared_ptr<Channel<Result<void>>> spawned;
+
+    /// Tells `spawned` (once), if anyone listens.
+    void answer_spawned(const Result<void>& r) {
+        if (spawned) (void)spawned->try_send(r);
+        spawned.reset();
+    }
+    /// The final answer; it also ends the wait for the spawn.
+    void answer(Result<void> r) {
+        answer_spawned(r);
+        if (reply) (void)reply->try_send(std::move(r));
+    }
 };
 
 /// The backoff before a restart has passed.

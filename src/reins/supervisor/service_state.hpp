@@ -77,6 +77,9 @@ struct ServiceStatus {
     std::optional<StopWait> stop_wait;
     /// Readiness is checked (a probe, or ready.after); false: running once spawned.
     bool ready_checked = false;
+    /// The current (or last) stop was asked for — by a command, a signal to
+    /// the supervisor, its shutdown — rather than the run ending by itself.
+    bool stop_requested = false;
 };
 
 }  // namespace reins::supervisor

@@ -10,10 +10,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-void reply(const Command& cmd, Result<void> r) {
-    if (cmd.reply) (void)cmd.reply->try_send(std::move(r));
-}
-
 LastExit last_exit_of(const ExitStatus& st) { return LastExit{st.code, st.signal}; }
 
 // Sends a Wakeup into the mailbox after `delay`: the actor waits on its one
@@ -44,8 +40,12 @@ Task<Service::Outcome> Service::watch(Instance& inst, std::stop_token stop) {
         if (auto* cmd = std::get_if<Command>(&*msg)) {
             switch (cmd->kind) {
             case Command::Kind::start:
-                if (status_.state == ServiceState::running || !cmd->wait_ready) reply(*cmd, {});
-                else start_waiters_.push_back(std::move(*cmd));
+                if (status_.state == ServiceState::running || !cmd->wait_ready) {
+                    cmd->answer({});
+                } else {
+                    cmd->answer_spawned({});  // it runs: spawned already
+                    start_waiters_.push_back(std::move(*cmd));
+                }
                 continue;
             case Command::Kind::stop:
                 stop_waiters_.push_back(std::move(*cmd));
@@ -150,6 +150,7 @@ Task<bool> Service::after_ending(RestartDecision d, std::stop_token stop) {
         auto msg = co_await mailbox_.recv(stop);
         if (!msg) {
             sticky_port_ = 0;
+            status_.stop_requested = true;
             transition(ServiceState::stopped, "supervisor stopping");
             answer_waiters(fail(Errc::cancelled, "supervisor stopping"));
             again = false;
@@ -163,8 +164,9 @@ Task<bool> Service::after_ending(RestartDecision d, std::stop_token stop) {
         if (!cmd) continue;  // news of the finished run
         if (cmd->kind == Command::Kind::stop) {
             sticky_port_ = 0;
+            status_.stop_requested = true;
             transition(ServiceState::stopped, "stopped during the restart backoff");
-            reply(*cmd, {});
+            cmd->answer({});
             answer_waiters(fail(Errc::cancelled, spec_.name + " was stopped before it was ready"));
             again = false;
             break;

@@ -214,18 +214,27 @@ Task<void> Supervisor::start_when_ready(Service* svc, std::map<std::string, std:
             co_return;
         }
     }
-    auto spawned = co_await svc->start(false, stop);
-    if (!spawned) {
-        gate.failed = std::move(spawned).error();
+    if (!gate.needs_ready) {
+        auto spawned = co_await svc->start(false, stop);
+        if (!spawned) gate.failed = std::move(spawned).error();
         gate.open();
         co_return;
     }
-    gate.spawned.close();
-    if (gate.needs_ready) {
-        auto running = co_await svc->start(true, stop);
-        if (!running) gate.failed = std::move(running).error();
-    }
+    // One start command that also reports the spawn, for "started" dependents.
+    auto spawned = std::make_shared<Channel<Result<void>>>(1);
+    TaskScope watcher(stop);
+    watcher.spawn(open_on_spawn(spawned, &gate, watcher.token()));
+    auto running = co_await svc->start_reporting_spawn(spawned, stop);
+    if (!running) gate.failed = std::move(running).error();
     gate.open();
+    watcher.request_stop();
+    co_await watcher.join();
+}
+
+Task<void> Supervisor::open_on_spawn(std::shared_ptr<Channel<Result<void>>> spawned, StartGate* gate,
+                                     std::stop_token stop) {
+    auto r = co_await spawned->recv(stop);
+    if (r && *r) gate->spawned.close();
 }
 
 Task<Result<void>> Supervisor::stop(std::vector<std::string> names, std::stop_token stop) {

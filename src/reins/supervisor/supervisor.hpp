@@ -98,6 +98,8 @@ private:
     };
     Task<void> start_when_ready(Service* svc, std::map<std::string, std::unique_ptr<StartGate>>* gates,
                                 std::stop_token stop);
+    static Task<void> open_on_spawn(std::shared_ptr<Channel<Result<void>>> spawned, StartGate* gate,
+                                    std::stop_token stop);
     Task<void> stop_one(Service* svc, Result<void>* out, std::stop_token stop);
 
     SupervisorOptions options_;

@@ -89,8 +89,14 @@ TEST_SUITE("lifecycle") {
         CHECK(st.last_exit->code == 3);
         auto restarting = log.of("crash", ServiceState::restarting);
         auto starting = log.of("crash", ServiceState::starting);
-        REQUIRE(restarting.size() == 3);
+        // Each crash enters `restarting`; the fourth opens the circuit there
+        // (restarting → failed, as the state diagram has it).
+        REQUIRE(restarting.size() == 4);
         REQUIRE(starting.size() == 4);
+        auto failed = log.of("crash", ServiceState::failed);
+        REQUIRE(failed.size() == 1);
+        CHECK(failed.front().from == ServiceState::restarting);
+        CHECK(failed.front().reason.find("more than 3 restarts within 5m") != std::string::npos);
         // The delay before restart n is initial × 2^(n-1) (no jitter here):
         // measured from `restarting` to the next `starting`, at least that.
         for (std::size_t n = 0; n < 3; ++n) {
@@ -134,7 +140,7 @@ TEST_SUITE("lifecycle") {
         CHECK(sup.find("once")->status().state == ServiceState::stopped);
         CHECK(log.of("once", ServiceState::restarting).empty());
         CHECK(sup.find("loop")->status().state == ServiceState::failed);
-        CHECK(log.of("loop", ServiceState::restarting).size() == 2);
+        CHECK(log.of("loop", ServiceState::restarting).size() == 3);  // 2 restarts, then the circuit opens
     }
 
     TEST_CASE("a child ignoring SIGTERM is killed at stop.timeout, not before") {
