@@ -19,6 +19,7 @@
 #include "reins/async/process.hpp"
 #include "reins/async/task_scope.hpp"
 #include "reins/supervisor/notify_message.hpp"
+#include "reins/supervisor/notify_sender.hpp"
 #include "reins/supervisor/output.hpp"
 #include "reins/supervisor/probe.hpp"
 #include "reins/supervisor/process_tree.hpp"
@@ -106,6 +107,8 @@ private:
     /// main pid) and returns what to report to the actor.
     std::vector<Note> absorb(const Datagram& d);
     void hand_over_main(pid_t pid, pid_t sender, std::vector<Note>& out);
+    /// Who may speak for this run (notify_sender.hpp).
+    ServiceProcessIds process_ids() const;
     /// Says `line` (prefixed with the service's name) once per run.
     void warn_once(bool& warned, const std::string& line);
     Task<void> watchdog(std::stop_token stop);

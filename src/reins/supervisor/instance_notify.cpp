@@ -19,6 +19,17 @@ Task<void> Instance::notifications(std::stop_token stop) {
     }
 }
 
+ServiceProcessIds Instance::process_ids() const {
+    ServiceProcessIds ids;
+    ids.spawned = pid_;
+    ids.spawned_running = !proc_.exited();
+    ids.group = pid_;
+    ids.main = main_watch_.pid();
+    ids.main_running = !main_watch_.exited();
+    ids.instance = ctx_.instance_id;
+    return ids;
+}
+
 void Instance::warn_once(bool& warned, const std::string& line) {
     if (warned) return;
     warned = true;
@@ -34,8 +45,7 @@ std::vector<Instance::Note> Instance::absorb(const Datagram& d) {
         return out;
     }
     if (m->empty()) return out;  // BARRIER=1 (its fd is already closed), or nothing reins acts on
-    ServiceProcessIds ids{proc_.exited() ? 0 : pid_, pid_, main_watch_.exited() ? 0 : main_watch_.pid(),
-                          ctx_.instance_id};
+    ServiceProcessIds ids = process_ids();
     if (!is_service_process(d.pid, ids)) {
         warn_once(warned_sender_, "ignored sd_notify messages from pid " + std::to_string(d.pid) +
                                       ", which is not a process of this service (only its processes may "
@@ -77,7 +87,7 @@ void Instance::hand_over_main(pid_t pid, pid_t sender, std::vector<Note>& out) {
         return;
     }
     if (moved && main_watch_.pid() == pid) return;  // no change
-    ServiceProcessIds ids{proc_.exited() ? 0 : pid_, pid_, moved ? main_watch_.pid() : 0, ctx_.instance_id};
+    ServiceProcessIds ids = process_ids();
     const std::string what = "MAINPID=" + std::to_string(pid) + " from pid " + std::to_string(sender);
     if (!is_service_process(pid, ids)) {
         warn_once(warned_main_, "ignored " + what + ": pid " + std::to_string(pid) + " is not a process of this service");

@@ -13,6 +13,11 @@ bool is_main(pid_t pid, const ServiceProcessIds& ids) {
     return (ids.spawned > 1 && pid == ids.spawned) || (ids.main > 1 && pid == ids.main);
 }
 
+bool is_live_main(pid_t pid, const ServiceProcessIds& ids) {
+    return (ids.spawned > 1 && ids.spawned_running && pid == ids.spawned) ||
+           (ids.main > 1 && ids.main_running && pid == ids.main);
+}
+
 }  // namespace
 
 bool is_service_process(pid_t sender, const ServiceProcessIds& ids) {
@@ -25,7 +30,7 @@ bool is_service_process(pid_t sender, const ServiceProcessIds& ids) {
     if (ids.group > 1 && st->pgrp == ids.group) return true;
     pid_t parent = st->ppid;
     for (int depth = 0; depth < max_depth && parent > 1; ++depth) {
-        if (is_main(parent, ids)) return true;
+        if (is_live_main(parent, ids)) return true;
         auto up = read_proc_stat(parent);
         if (!up) break;
         parent = up->ppid;

@@ -21,11 +21,21 @@
 namespace reins::supervisor {
 
 /// The processes that define one run of a service, for the check.
+///
+/// A main process that sent a message and exited at once (STOPPING=1, then
+/// exit) may be reaped before its message is read: a sender with a main
+/// pid is still accepted then — the kernel stamped the pid when it was
+/// sent, and another process could only hold that pid after a wrap of the
+/// whole pid space in between. A parent chain through an exited main pid
+/// proves nothing any more, so `*_running` says whether it still counts as
+/// an ancestor.
 struct ServiceProcessIds {
-    pid_t spawned = 0;  ///< the spawned process, 0 once it has exited (its pid may be reused)
-    pid_t group = 0;    ///< its process group (its pid: it is spawned with setsid)
-    pid_t main = 0;     ///< the main pid MAINPID= handed over to, 0 for none or once gone
-    std::string_view instance;  ///< REINS_INSTANCE of the run
+    pid_t spawned = 0;           ///< the spawned process
+    bool spawned_running = true;  ///< …not yet reaped
+    pid_t group = 0;             ///< its process group (its pid: it is spawned with setsid)
+    pid_t main = 0;              ///< the main pid MAINPID= handed over to, 0 for none
+    bool main_running = true;    ///< …not yet exited
+    std::string_view instance;   ///< REINS_INSTANCE of the run
 };
 
 /// True if `sender` is a process of the service `ids` describes (see above).

@@ -20,7 +20,7 @@ import sys
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from reins_harness import (alive, check, main, port_free, read, reins, run_fg, service, show, start_ok,
+from reins_harness import (alive, check, main, port_free, proc_stat, read, reins, run_fg, service, show, start_ok,
                            status_json, supervisor_pid, toml_cmd, track, wait_for, wait_gone, write)
 
 # The sd_notify client the Python services below import (written into each
@@ -245,6 +245,40 @@ sys.exit(3)
     check(not alive(pid), "gone")
     r = reins(["status", "web"], d)
     check(r.returncode == 1 and re.search(r"^web\s+stopped", r.stdout, re.M), f"status: stopped, exit 1: {show(r)}")
+
+
+def test_stopping_and_exit_at_once(d):
+    # No barrier: the datagram and the exit reach reins together, and the
+    # process is already reaped when its STOPPING=1 is read. It still counts.
+    setup(d, "svc.py", '''
+open("starts", "a").write("start\\n")
+notify("READY=1")
+while not os.path.exists("quit"):
+    time.sleep(0.05)
+notify("STOPPING=1")
+sys.exit(3)
+''')
+    r, ready = start_ok(d, ["--name", "web", "--ready", "notify", "--", "python3", "svc.py"])
+    if not check("web" in ready, f"ready: {show(r)}"):
+        return
+    pid = ready["web"][1]
+    # Hold the supervisor still (SIGSTOP) while the service sends and exits:
+    # it then finds the datagram and the exit at once, and reaps the process
+    # before it reads the message.
+    sup = supervisor_pid(sd(d))
+    os.kill(sup, signal.SIGSTOP)
+    try:
+        write(d, "quit", "")
+        check(wait_for(lambda: (proc_stat(pid) or ("?",))[0] == "Z", 10), "the service exited (a zombie)")
+    finally:
+        os.kill(sup, signal.SIGCONT)
+    check(wait_state(d, "stopped"), f"stopped: {svc(d)}")
+    time.sleep(1.0)
+    s = svc(d)
+    check(s.get("state") == "stopped" and s.get("restarts") == 0 and s.get("last_exit") == "exit 3",
+          f"not restarted: {s}")
+    check(read(os.path.join(d, "starts"), "").count("start") == 1, "started once")
+    check("ignored sd_notify" not in log_of(d), f"its own message was not refused: {log_of(d)[-600:]!r}")
 
 
 # ---- MAINPID= ------------------------------------------------------------------------

@@ -292,13 +292,14 @@ TEST_SUITE("process_tree") {
             pid_t g = co_await read_grandchild_pid(&out);
             guard.pids.push_back(g);
             REQUIRE(g > 1);
-            ServiceProcessIds ids{p->pid(), p->pid(), 0, id};
+            ServiceProcessIds ids{p->pid(), true, p->pid(), 0, true, id};
             CHECK(is_service_process(p->pid(), ids));
             CHECK(is_service_process(g, ids));
-            ServiceProcessIds other_run{p->pid(), p->pid(), 0, id + "x"};
+            const std::string other_id = id + "x";
+            ServiceProcessIds other_run{p->pid(), true, p->pid(), 0, true, other_id};
             CHECK_FALSE(is_service_process(g, other_run));
             CHECK(is_service_process(p->pid(), other_run));
-            ServiceProcessIds handed{0, p->pid(), g, "another-instance"};  // MAINPID=g
+            ServiceProcessIds handed{0, false, p->pid(), g, true, "another-instance"};  // MAINPID=g
             CHECK(is_service_process(g, handed));
             // Nobody else: not reins, not its parent, not init, not "no credentials".
             CHECK_FALSE(is_service_process(::getpid(), ids));
@@ -337,8 +338,11 @@ TEST_SUITE("process_tree") {
             auto st = read_proc_stat(job);
             REQUIRE(st.has_value());
             CHECK(st->pgrp == job);
-            CHECK(is_service_process(job, ServiceProcessIds{p->pid(), p->pid(), 0, ""}));
-            CHECK_FALSE(is_service_process(job, ServiceProcessIds{0, p->pid(), 0, ""}));  // the main pid is gone
+            CHECK(is_service_process(job, ServiceProcessIds{p->pid(), true, p->pid(), 0, true, ""}));
+            // Once the main process is reaped, a chain through its pid proves nothing...
+            CHECK_FALSE(is_service_process(job, ServiceProcessIds{p->pid(), false, p->pid(), 0, true, ""}));
+            // ...but a message from that pid itself was sent while it lived.
+            CHECK(is_service_process(p->pid(), ServiceProcessIds{p->pid(), false, p->pid(), 0, true, ""}));
             CHECK(::kill(job, SIGKILL) == 0);
             auto ended = co_await p->wait();
             CHECK(ended.has_value());
