@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The tour `tools/dev demo` runs: start the two demo services in the
-# background, look at them, restart one, read the logs, stop everything.
+# The tour `tools/dev demo` runs: start the three demo services in the
+# background, look at them (the worker's sd_notify STATUS= is in the STATUS
+# column), restart one, read the logs, stop everything.
 # Usage: examples/demo/tour.sh PATH/TO/reins
 set -euo pipefail
 reins=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -19,4 +20,4 @@ step "$reins" restart api
 step "$reins" logs -n 4 api
 step "$reins" stop
 trap - EXIT
-printf '\nTry it in the foreground (Ctrl-C stops both): %s run -c %s/reins.toml\n' "$reins" "$(pwd)" >&2
+printf '\nTry it in the foreground (Ctrl-C stops them all): %s run -c %s/reins.toml\n' "$reins" "$(pwd)" >&2

@@ -34,6 +34,9 @@ struct RunSession {
 
 void on_event(RunSession* s, const supervisor::ServiceEvent& e) {
     auto* svc = s->host->supervisor().find(e.service);
+    // A transition to the same state (health news, a new main pid from
+    // sd_notify MAINPID=) is no new start and no new ready.
+    if (e.from == e.to) return;
     if (e.to == ServiceState::starting) {
         s->starting_since[e.service] = e.time;
         s->kick.try_send(true);

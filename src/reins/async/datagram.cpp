@@ -93,6 +93,7 @@ struct DatagramSocket::State {
     std::deque<Datagram> queue;
     std::optional<Error> error;  // sticky; reported once the queue is drained
     std::size_t dropped = 0;
+    std::size_t received = 0;  // delivered so far
     bool polling = false;
     ReceiveAwaiter* waiter = nullptr;
     char buf[max_datagram];
@@ -134,8 +135,10 @@ struct DatagramSocket::State {
         if (events & UV_READABLE) st->drain();
     }
 
-    // Reads every datagram the kernel holds, until EAGAIN or the queue is full.
-    void drain() {
+    // Reads every datagram the kernel holds, until EAGAIN or the queue is
+    // full; returns how many it delivered.
+    std::size_t drain() {
+        std::size_t delivered = 0;
         while (queue.size() < queue_capacity) {
             iovec iov{buf, sizeof buf};
             msghdr msg{};
@@ -146,9 +149,9 @@ struct DatagramSocket::State {
             ssize_t n = ::recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
             if (n < 0) {
                 if (errno == EINTR) continue;
-                if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+                if (errno == EAGAIN || errno == EWOULDBLOCK) return delivered;
                 set_error(uv_error(last_error(), "receive on " + path));
-                return;
+                return delivered;
             }
             Datagram d;
             take_control(msg, d);
@@ -160,12 +163,15 @@ struct DatagramSocket::State {
                 continue;
             }
             d.data.assign(buf, static_cast<std::size_t>(n));
+            ++delivered;
+            ++received;
             if (waiter) waiter->finish(std::move(d));
             else queue.push_back(std::move(d));
         }
         // Full: leave the rest in the kernel's queue (backpressure on the
         // senders) until receive() makes room.
         stop_polling();
+        return delivered;
     }
 
     // Reads the credentials and closes every passed descriptor at once.
@@ -269,6 +275,13 @@ DatagramSocket& DatagramSocket::operator=(DatagramSocket&& o) noexcept {
 }
 
 std::string DatagramSocket::path() const { return st_ ? st_->path : std::string(); }
+std::size_t DatagramSocket::pull() {
+    if (!st_ || st_->error || st_->queue.size() >= queue_capacity) return 0;
+    return st_->drain();
+}
+
+std::size_t DatagramSocket::received() const noexcept { return st_ ? st_->received : 0; }
+
 std::size_t DatagramSocket::queued() const noexcept { return st_ ? st_->queue.size() : 0; }
 std::size_t DatagramSocket::dropped() const noexcept { return st_ ? st_->dropped : 0; }
 

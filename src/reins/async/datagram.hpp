@@ -80,6 +80,15 @@ public:
     std::string path() const;
     /// Datagrams received but not yet taken by receive().
     std::size_t queued() const noexcept;
+    /// Reads what the kernel holds for the socket now, as the poll would at
+    /// the loop's next turn: into the queue, or to a waiting receive().
+    /// Returns how many datagrams it took (0 when the queue is full). For a
+    /// reader that must see every message sent before some other event it
+    /// just learned of (the sender's exit, say).
+    std::size_t pull();
+    /// Datagrams delivered so far (queued, or handed to receive()): a
+    /// reader that counts what it handled knows whether it is caught up.
+    std::size_t received() const noexcept;
     /// Datagrams dropped because they exceeded max_datagram.
     std::size_t dropped() const noexcept;
 

@@ -87,7 +87,10 @@ void Loop::drive(std::coroutine_handle<> root) {
 
 void Loop::child_spawned(int pid) { children_.insert(pid); }
 
-void Loop::child_reaped(int pid) noexcept { children_.erase(pid); }
+void Loop::child_reaped(int pid) noexcept {
+    auto it = children_.find(pid);
+    if (it != children_.end()) children_.erase(it);
+}
 
 detail::SignalRegistry& Loop::signals() {
     if (!signals_) signals_ = new detail::SignalRegistry(&loop_);

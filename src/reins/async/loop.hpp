@@ -87,6 +87,9 @@ public:
     /// Children libuv will reap: Process records each pid after a successful
     /// uv_spawn and forgets it when the exit callback runs. A subreaper must
     /// never reap these (that would steal the exit status from libuv).
+    /// PidWatch claims the pid it watches the same way, so that it reaps the
+    /// process (and reads its status) if the subreaper adopted it. Claims are
+    /// counted: each child_spawned() is undone by one child_reaped().
     void child_spawned(int pid);
     void child_reaped(int pid) noexcept;
     bool owns_child(int pid) const noexcept { return children_.count(pid) != 0; }
@@ -110,7 +113,7 @@ private:
     std::deque<std::coroutine_handle<>> ready_;
     detail::SignalRegistry* signals_ = nullptr;
     std::size_t orphans_ = 0;
-    std::unordered_set<int> children_;  // see child_spawned()
+    std::unordered_multiset<int> children_;  // see child_spawned()
     bool closed_ = false;
     bool tearing_down_ = false;
 };

@@ -88,7 +88,8 @@ Result<void> SupervisorHost::open(LockInfo* holder) {
     auto lock = SupervisorLock::acquire(options_.paths, options_.version, holder);
     if (!lock) return fail(std::move(lock).error());
     lock_.emplace(std::move(*lock));
-    for (const char* sub : {"/pids", "/logs"}) {
+    // notify/ holds the services' sd_notify sockets (SupervisorOptions::notify_dir).
+    for (const char* sub : {"/pids", "/logs", "/notify"}) {
         auto made = make_dirs(options_.paths.dir + sub, 0700);
         if (!made) return made;
     }

@@ -4,6 +4,7 @@
 
 #include "reins/async/line_reader.hpp"
 #include "reins/async/when.hpp"
+#include "reins/supervisor/process_tree.hpp"
 
 namespace reins::supervisor {
 namespace {
@@ -200,45 +201,73 @@ void Instance::keep_recent(const LineReader::Batch& lines) {
 
 Channel<ServiceMessage>::SendAwaiter Instance::report(InstanceEvent::Kind kind, std::string detail, ExitStatus st) {
     InstanceEvent e{kind, std::move(detail), st, ctx_.generation};
-    return ctx_.mailbox->send(ServiceMessage(std::move(e)));
+    // Every reporting task runs in tasks_: its token is the one shutdown() stops.
+    return ctx_.mailbox->send(ServiceMessage(std::move(e)), tasks_.token());
 }
 
+int Instance::main_pid() const {
+    if (main_watch_ && !main_watch_.exited()) return main_watch_.pid();
+    return pid_;
+}
+
+std::optional<ExitStatus> Instance::exit_status() const {
+    if (main_watch_) return main_watch_.exit_status();
+    return proc_.exit_status();
+}
+
+std::vector<ProcessRef> Instance::processes() const {
+    auto found = service_processes(pid_, ctx_.instance_id);
+    if (main_ref_.pid > 1 && process_alive(main_ref_) &&
+        std::find(found.begin(), found.end(), main_ref_) == found.end())
+        found.push_back(main_ref_);
+    return found;
+}
+
+std::string Instance::take_status_text() {
+    status_queued_ = false;
+    return status_text_;
+}
+
+// The service's exit is its main process's: the spawned one, or the pid
+// MAINPID= handed over to (a forking daemon), whose exit ends the run even
+// while the spawned process lives — and while which the run goes on after
+// the spawned process exited.
 Task<void> Instance::watch_exit(std::stop_token stop) {
-    auto st = co_await proc_.wait(stop);
-    if (!st) co_return;
-    auto sent = co_await report(InstanceEvent::Kind::exited, {}, *st);
-    (void)sent;
-}
-
-Task<void> Instance::notifications(std::stop_token stop) {
     for (;;) {
-        auto msg = co_await notify_.receive(stop);
-        if (!msg) co_return;
-        // Newline-separated assignments (sd_notify(3)).
-        std::string_view data = msg->data;
-        while (!data.empty()) {
-            auto nl = data.find('\n');
-            std::string_view kv = data.substr(0, nl);
-            data = nl == std::string_view::npos ? std::string_view() : data.substr(nl + 1);
-            std::optional<InstanceEvent::Kind> kind;
-            std::string detail;
-            if (kv == "READY=1" && spec_.ready.kind == ProbeKind::notify && !ready_seen_) {
-                ready_seen_ = true;
-                kind = InstanceEvent::Kind::ready;
-                detail = "sd_notify READY=1";
-            } else if (kv.substr(0, 7) == "STATUS=") {
-                kind = InstanceEvent::Kind::status_text;
-                detail = kv.substr(7);
-            } else if (kv == "STOPPING=1") {
-                kind = InstanceEvent::Kind::stopping;
-            } else if (kv == "WATCHDOG=1") {
-                (void)watchdog_.try_send(1);
-            }
-            if (kind) {
-                auto sent = co_await report(*kind, std::move(detail));
-                if (!sent) co_return;
+        ExitStatus status;
+        std::string detail;
+        if (!main_watch_) {
+            auto exit = [this](std::stop_token s) { return proc_.wait(std::move(s)); };
+            auto moved = [this](std::stop_token s) { return main_moved_.recv(std::move(s)); };
+            auto r = co_await when_any(stop, exit, moved);
+            if (stop.stop_requested()) co_return;
+            if (r.index() == 1) continue;  // MAINPID= moved the main pid: watch that one
+            auto& st = std::get<0>(r);
+            if (!st) co_return;
+            status = *st;
+        } else {
+            auto gone = [this](std::stop_token s) { return main_watch_.wait(std::move(s)); };
+            auto moved = [this](std::stop_token s) { return main_moved_.recv(std::move(s)); };
+            auto r = co_await when_any(stop, gone, moved);
+            if (stop.stop_requested()) co_return;
+            if (r.index() == 1) continue;
+            auto& st = std::get<0>(r);
+            if (!st) continue;  // that watch was replaced by a newer MAINPID=
+            const std::string who = "main pid " + std::to_string(main_watch_.pid());
+            if (*st) {
+                status = **st;
+            } else {
+                status.code = -1;
+                detail = who + " exited (status unknown: not a child of reins)";
             }
         }
+        // A message sent before the exit (STOPPING=1, MAINPID=) counts first.
+        co_await settle_notifications(stop);
+        if (stop.stop_requested()) co_return;
+        if (main_watch_ && !main_watch_.exited()) continue;  // handed over: the run lives on in it
+        auto sent = co_await report(InstanceEvent::Kind::exited, std::move(detail), status);
+        (void)sent;
+        co_return;
     }
 }
 

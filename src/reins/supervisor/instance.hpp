@@ -5,6 +5,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stop_token>
@@ -13,11 +14,15 @@
 #include "reins/async/channel.hpp"
 #include "reins/async/datagram.hpp"
 #include "reins/async/line_reader.hpp"
+#include "reins/async/pid_watch.hpp"
 #include "reins/async/process.hpp"
 #include "reins/async/task_scope.hpp"
 #include "reins/supervisor/log_pattern.hpp"
+#include "reins/supervisor/notify_message.hpp"
+#include "reins/supervisor/notify_sender.hpp"
 #include "reins/supervisor/output.hpp"
 #include "reins/supervisor/probe.hpp"
+#include "reins/supervisor/process_tree.hpp"
 #include "reins/supervisor/service_spec.hpp"
 #include "reins/supervisor/service_message.hpp"
 #include "reins/supervisor/service_state.hpp"
@@ -35,6 +40,8 @@ struct InstanceContext {
     std::string notify_path;         ///< sd_notify socket ("@…" abstract) when ready.notify
     /// The supervisor's environment ("K=V"), shared by every service.
     std::shared_ptr<const std::vector<std::string>> base_env;
+    /// Human lines about the run (an ignored sd_notify sender); may be empty.
+    std::function<void(const std::string&)> say;
 };
 
 /// One spawned run of a service. Create with launch(); always await
@@ -53,7 +60,22 @@ public:
     Task<void> shutdown(Millis drain);
 
     Process& process() { return proc_; }
+    /// The spawned process's pid (also its process group).
     int pid() const { return pid_; }
+    /// The main pid: the one sd_notify MAINPID= handed over to while it
+    /// lives, else the spawned process's.
+    int main_pid() const;
+    /// How the main process ended, once it did and when reins could read
+    /// it: the handed-over main pid's, else the spawned process's.
+    std::optional<ExitStatus> exit_status() const;
+    /// Every live process of the run: its process group, the processes
+    /// carrying its REINS_INSTANCE, and a handed-over main pid.
+    std::vector<ProcessRef> processes() const;
+    /// The service said STOPPING=1: it is stopping by itself.
+    bool stop_announced() const { return stop_announced_; }
+    /// The latest STATUS= text; a status_text event is sent again only after
+    /// this was taken (so a flood of STATUS= lines is one message in flight).
+    std::string take_status_text();
     int port() const { return ctx_.port; }
     const std::string& id() const { return ctx_.instance_id; }
     const ServiceSpec& spec() const { return spec_; }
@@ -71,11 +93,28 @@ private:
     /// Keeps the last lines of `lines` in ctx_.recent (bounded).
     void keep_recent(const LineReader::Batch& lines);
     Task<void> watch_exit(std::stop_token stop);
+    /// Lets the notifications task handle every datagram already sent (the
+    /// sender's exit and its last message reach the loop in either order).
+    Task<void> settle_notifications(std::stop_token stop);
     Task<void> readiness(std::stop_token stop);
     Task<void> liveness(std::stop_token stop);
     Task<void> notifications(std::stop_token stop);
+    struct Note {
+        InstanceEvent::Kind kind;
+        std::string detail;
+    };
+    /// Acts on one sd_notify datagram at once (state, watchdog pings, the
+    /// main pid) and returns what to report to the actor.
+    std::vector<Note> absorb(const Datagram& d);
+    void hand_over_main(pid_t pid, pid_t sender, std::vector<Note>& out);
+    /// Who may speak for this run (notify_sender.hpp).
+    ServiceProcessIds process_ids() const;
+    /// Says `line` (prefixed with the service's name) once per run.
+    void warn_once(bool& warned, const std::string& line);
     Task<void> watchdog(std::stop_token stop);
-    /// Sends an event to the actor (waits while its mailbox is full).
+    /// Sends an event to the actor: waits while its mailbox is full, until
+    /// the instance's tasks are stopped (a stop must not hang on a mailbox
+    /// that the actor, busy stopping, does not read).
     Channel<ServiceMessage>::SendAwaiter report(InstanceEvent::Kind kind, std::string detail = {}, ExitStatus st = {});
 
     const ServiceSpec& spec_;
@@ -85,7 +124,16 @@ private:
     std::optional<LogPattern> ready_regex_;
     bool ready_seen_ = false;
     DatagramSocket notify_;
+    std::size_t absorbed_ = 0;  // datagrams of notify_ handled so far
     Channel<int> watchdog_{1};  // WATCHDOG=1 pings, coalesced
+    std::string status_text_;   // the latest STATUS=
+    bool status_queued_ = false;  // a status_text event is on its way to the actor
+    bool stop_announced_ = false;
+    bool warned_sender_ = false;  // an ignored sender was logged
+    bool warned_main_ = false;    // an unusable MAINPID= was logged
+    PidWatch main_watch_;         // the handed-over main pid (MAINPID=)
+    ProcessRef main_ref_;
+    Channel<int> main_moved_{1};  // wakes watch_exit when MAINPID= moves the main pid
     Channel<int> drained_{2};  // each capture task reports its end of stream
     int captures_ = 0;
     TaskScope tasks_;

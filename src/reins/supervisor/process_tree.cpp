@@ -257,6 +257,15 @@ int signal_all(const std::vector<ProcessRef>& refs, int sig) {
 
 std::vector<ProcessRef> find_instance_processes(std::string_view instance_id) { return scan(0, instance_id); }
 
+bool carries_instance(pid_t pid, std::string_view instance_id) {
+    if (pid <= 0 || instance_id.empty()) return false;
+    const std::string path = "/proc/" + std::to_string(pid) + "/environ";
+    std::string buf;
+    std::string_view text;
+    if (read_file_at(AT_FDCWD, path.c_str(), buf, text) != 0) return false;
+    return has_env_entry(text, "REINS_INSTANCE=" + std::string(instance_id));
+}
+
 std::vector<ProcessRef> find_group_processes(pid_t pgid) { return scan(pgid, {}); }
 
 std::vector<ProcessRef> service_processes(pid_t pgid, std::string_view instance) { return scan(pgid, instance); }

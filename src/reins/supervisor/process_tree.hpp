@@ -79,6 +79,12 @@ int signal_all(const std::vector<ProcessRef>& refs, int sig);
 /// (an empty id finds nothing). Zombies and reins itself are left out.
 std::vector<ProcessRef> find_instance_processes(std::string_view instance_id);
 
+/// True if `pid` (alive, not a zombie: a zombie has no environment left)
+/// holds exactly `REINS_INSTANCE=<id>` in its environment. False for an
+/// empty id, and for a process whose environment we may not read (another
+/// uid, unless we are root).
+bool carries_instance(pid_t pid, std::string_view instance_id);
+
 /// Every live member of process group `pgid` (/proc/PID/stat field 5);
 /// nothing for pgid <= 1. Zombies and reins itself are left out.
 std::vector<ProcessRef> find_group_processes(pid_t pgid);

@@ -16,6 +16,7 @@ double RestartPolicy::next_unit() {
 }
 
 bool RestartPolicy::is_failure(const Ending& e) const {
+    if (e.kind == EndKind::announced_stop) return false;
     if (e.kind != EndKind::exited) return true;
     if (e.signal != 0) return true;
     return std::find(spec_.success_codes.begin(), spec_.success_codes.end(), e.code) == spec_.success_codes.end();
@@ -34,6 +35,7 @@ Millis RestartPolicy::base_delay(int n) const {
 
 RestartDecision RestartPolicy::decide(const Ending& e, Clock::time_point now) {
     RestartDecision d;
+    if (e.kind == EndKind::announced_stop) return d;  // not even under `always`
     bool restart = spec_.mode == RestartMode::always || (spec_.mode == RestartMode::on_failure && is_failure(e));
     if (!restart) return d;
     int n = restarts_in_window(now) + 1;

@@ -39,6 +39,10 @@ enum class EndKind {
     exited,        ///< the process exited by itself (code or signal)
     start_failed,  ///< spawn failure, readiness timeout, or exit during startup
     unhealthy,     ///< liveness failures while running
+    /// It exited after announcing it (sd_notify STOPPING=1): it meant to
+    /// stop, so it is never restarted nor counted as a failure, whatever
+    /// its exit status.
+    announced_stop,
 };
 
 struct Ending {

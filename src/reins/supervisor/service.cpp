@@ -90,8 +90,10 @@ void Service::transition(ServiceState to, std::string reason) {
     e.reason = std::move(reason);
     e.time = Clock::now();
     status_.state = to;
-    if (to == ServiceState::running) status_.since = e.time;
-    else if (to != ServiceState::stopping) status_.since.reset();
+    // Health news and a new main pid are transitions to the same state: a
+    // running service has been running since it first became ready.
+    if (to == ServiceState::running && e.from != ServiceState::running) status_.since = e.time;
+    else if (to != ServiceState::running && to != ServiceState::stopping) status_.since.reset();
     if (to == ServiceState::stopped || to == ServiceState::failed || to == ServiceState::restarting) {
         status_.pid = 0;
         status_.pid_start_time = 0;
@@ -160,6 +162,7 @@ Result<std::unique_ptr<Instance>> Service::launch() {
     ic.recent = &recent_;
     if (wants_notify(spec_)) ic.notify_path = notify_path(ctx_, spec_.name, ic.instance_id);
     ic.base_env = ctx_.base_env;
+    ic.say = ctx_.say;
     auto inst = Instance::launch(spec_, std::move(ic));
     if (!inst) return inst;
     status_.pid = (*inst)->pid();
@@ -215,7 +218,8 @@ Task<void> Service::active(std::stop_token stop) {
             begin_ending(decision);
         } else {
             status_.stop_requested = true;
-            transition(ServiceState::stopping, stop_reason(outcome));
+            // (Already `stopping` when the service announced STOPPING=1 first.)
+            if (status_.state != ServiceState::stopping) transition(ServiceState::stopping, stop_reason(outcome));
         }
         co_await stop_run(*inst);
         co_await inst->shutdown(Millis(200));

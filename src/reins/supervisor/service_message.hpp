@@ -23,10 +23,14 @@ struct InstanceEvent {
         healthy,        ///< a liveness probe succeeded after failures or at first
         unhealthy,      ///< `failures` consecutive liveness failures (detail: the last error)
         probe_failed,   ///< one liveness failure below the threshold (detail)
-        status_text,    ///< sd_notify STATUS=…
-        stopping,       ///< sd_notify STOPPING=1
+        status_text,    ///< sd_notify STATUS=… (the text: Instance::take_status_text())
+        stopping,       ///< sd_notify STOPPING=1: the service is stopping by itself
+        main_pid,       ///< sd_notify MAINPID=: the main pid moved (Instance::main_pid())
     };
     Kind kind = Kind::ready;
+    /// What happened, in words. For `exited`: empty, or the exit when
+    /// `status` cannot say it (a handed-over main pid whose status reins
+    /// could not read).
     std::string detail;
     ExitStatus status;  ///< kind == exited
     uint64_t generation = 0;  ///< which run of the service sent it

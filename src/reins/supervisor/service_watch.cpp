@@ -2,6 +2,7 @@
 #include "reins/async/duration_text.hpp"
 #include "reins/async/task_scope.hpp"
 #include "reins/async/timer.hpp"
+#include "reins/supervisor/process_tree.hpp"
 #include "reins/supervisor/service.hpp"
 #include "reins/supervisor/stop_escalation.hpp"
 
@@ -72,12 +73,19 @@ Task<Service::Outcome> Service::watch(Instance& inst, std::stop_token stop) {
             co_return Outcome::ended;
         case K::exited: {
             status_.last_exit = last_exit_of(e->status);
+            std::string how = e->detail.empty() ? status_.last_exit->describe() : e->detail;
+            if (inst.stop_announced()) {  // STOPPING=1 came first: it meant to stop
+                ending_ = Ending{EndKind::announced_stop, e->status.code, e->status.signal};
+                end_reason_ = how + " after STOPPING=1";
+                co_return Outcome::ended;
+            }
             bool starting = status_.state == ServiceState::starting;
             ending_ = Ending{starting ? EndKind::start_failed : EndKind::exited, e->status.code, e->status.signal};
-            end_reason_ = status_.last_exit->describe() + (starting ? " during startup" : "");
+            end_reason_ = how + (starting ? " during startup" : "");
             co_return Outcome::ended;
         }
         case K::unhealthy:
+            if (inst.stop_announced()) break;  // stopping by itself: its exit is near, not a failure
             status_.health = Health::unhealthy;
             status_.status_text = e->detail;
             transition(status_.state, "unhealthy: " + e->detail);
@@ -94,10 +102,22 @@ Task<Service::Outcome> Service::watch(Instance& inst, std::stop_token stop) {
             status_.status_text = "health probe failed: " + e->detail;
             break;
         case K::status_text:
-            status_.status_text = e->detail;
+            status_.status_text = inst.take_status_text();
             break;
         case K::stopping:
+            if (status_.state != ServiceState::starting && status_.state != ServiceState::running) break;
+            if (status_.state == ServiceState::starting)
+                answer_waiters(fail(Errc::spawn_failed, spec_.name + " reported STOPPING=1 before it was ready"));
+            transition(ServiceState::stopping, "service reported STOPPING=1");
             break;
+        case K::main_pid: {
+            // The pid file, state.json and status show the new main pid.
+            status_.pid = inst.main_pid();
+            auto st = process_start_time(status_.pid);
+            status_.pid_start_time = st ? *st : 0;
+            transition(status_.state, "main pid " + std::to_string(status_.pid) + " (sd_notify MAINPID)");
+            break;
+        }
         }
     }
 }
@@ -105,7 +125,7 @@ Task<Service::Outcome> Service::watch(Instance& inst, std::stop_token stop) {
 Task<void> Service::stop_run(Instance& inst) {
     auto report = co_await stop_instance(inst, spec_.stop, &status_.stop_wait);
     status_.stopped_by = report.step;
-    if (auto st = inst.process().exit_status()) status_.last_exit = last_exit_of(*st);
+    if (auto st = inst.exit_status()) status_.last_exit = last_exit_of(*st);  // the main pid's (MAINPID=)
     if (ctx_.say)
         for (const auto& note : report.notes) ctx_.say(spec_.name + ": " + note);
 }
@@ -115,7 +135,8 @@ void Service::begin_ending(const RestartDecision& d) {
     // what comes next: restarting (or the circuit opening), or a stop.
     using A = RestartDecision::Action;
     if (d.action == A::stay_stopped) {
-        transition(ServiceState::stopping, end_reason_);
+        // (Already `stopping` after the service's own STOPPING=1.)
+        if (status_.state != ServiceState::stopping) transition(ServiceState::stopping, end_reason_);
     } else if (d.action == A::give_up) {
         transition(ServiceState::restarting, end_reason_);
     } else {

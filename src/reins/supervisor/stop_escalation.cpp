@@ -17,10 +17,9 @@ Millis left(Clock::time_point deadline) {
     return std::max(Millis(0), std::chrono::duration_cast<Millis>(deadline - Clock::now()));
 }
 
-// Every process of the run still alive: the group and the instance tag.
-std::vector<ProcessRef> survivors(Instance& inst) {
-    return service_processes(inst.pid(), inst.id());
-}
+// Every process of the run still alive: the group, the instance tag, and a
+// main pid handed over with MAINPID=.
+std::vector<ProcessRef> survivors(Instance& inst) { return inst.processes(); }
 
 // One /proc scan for all the signals (a scan costs about 1 ms per 100 processes).
 void signal_everyone(Instance& inst, std::initializer_list<int> sigs) {

@@ -15,6 +15,7 @@
 #include "harness.hpp"
 #include "reins/async/process.hpp"
 #include "reins/async/timer.hpp"
+#include "reins/supervisor/notify_sender.hpp"
 #include "reins/supervisor/process_tree.hpp"
 
 extern char** environ;
@@ -274,6 +275,77 @@ TEST_SUITE("process_tree") {
             }
             CHECK(service_processes(p->pid(), id).empty());
             CHECK(signal_all(refs, SIGKILL) == 0);
+        });
+    }
+}
+
+TEST_SUITE("process_tree") {
+    TEST_CASE("an sd_notify sender belongs to the service by main pid, group, ancestry or REINS_INSTANCE") {
+        run_test([](std::stop_token) -> Task<void> {
+            PidGuard guard;
+            const std::string id = unique_instance();
+            // A setsid'd double-forked grandchild: not in the group, not a
+            // descendant any more (re-parented), but it carries the instance.
+            auto p = spawn_fixture(id, {"--grandchild-mode", "setsid"});
+            REQUIRE(p.has_value());
+            Stream out = p->take_stdout();
+            pid_t g = co_await read_grandchild_pid(&out);
+            guard.pids.push_back(g);
+            REQUIRE(g > 1);
+            ServiceProcessIds ids{p->pid(), true, p->pid(), 0, true, id};
+            CHECK(is_service_process(p->pid(), ids));
+            CHECK(is_service_process(g, ids));
+            const std::string other_id = id + "x";
+            ServiceProcessIds other_run{p->pid(), true, p->pid(), 0, true, other_id};
+            CHECK_FALSE(is_service_process(g, other_run));
+            CHECK(is_service_process(p->pid(), other_run));
+            ServiceProcessIds handed{0, false, p->pid(), g, true, "another-instance"};  // MAINPID=g
+            CHECK(is_service_process(g, handed));
+            // Nobody else: not reins, not its parent, not init, not "no credentials".
+            CHECK_FALSE(is_service_process(::getpid(), ids));
+            CHECK_FALSE(is_service_process(::getppid(), ids));
+            CHECK_FALSE(is_service_process(1, ids));
+            CHECK_FALSE(is_service_process(0, ids));
+            CHECK_FALSE(is_service_process(0x3ffffff0, ids));  // no such process
+        });
+    }
+
+    TEST_CASE("an sd_notify sender in a session of its own is the service's while it descends from the main pid") {
+        run_test([](std::stop_token) -> Task<void> {
+            PidGuard guard;
+            ProcessOptions o;
+            // No REINS_INSTANCE, another session: only the parent chain links it.
+            o.argv = {"/bin/sh", "-c", "setsid sleep 30 >/dev/null 2>&1 & echo $!; exec >&-; wait"};
+            o.env = env_with_instance("");
+            auto p = Process::spawn(std::move(o));
+            REQUIRE(p.has_value());
+            Stream out = p->take_stdout();
+            std::string text;
+            for (;;) {
+                auto r = co_await out.read();
+                if (!r) break;
+                text.append(*r);
+            }
+            pid_t job = static_cast<pid_t>(std::atoi(text.c_str()));
+            guard.pids.push_back(job);
+            REQUIRE(job > 1);
+            // setsid may not have run yet: wait until it has its own session.
+            for (int i = 0; i < 500; ++i) {
+                auto st = read_proc_stat(job);
+                if (st && st->session == job) break;
+                co_await sleep(10ms);
+            }
+            auto st = read_proc_stat(job);
+            REQUIRE(st.has_value());
+            CHECK(st->pgrp == job);
+            CHECK(is_service_process(job, ServiceProcessIds{p->pid(), true, p->pid(), 0, true, ""}));
+            // Once the main process is reaped, a chain through its pid proves nothing...
+            CHECK_FALSE(is_service_process(job, ServiceProcessIds{p->pid(), false, p->pid(), 0, true, ""}));
+            // ...but a message from that pid itself was sent while it lived.
+            CHECK(is_service_process(p->pid(), ServiceProcessIds{p->pid(), false, p->pid(), 0, true, ""}));
+            CHECK(::kill(job, SIGKILL) == 0);
+            auto ended = co_await p->wait();
+            CHECK(ended.has_value());
         });
     }
 }

@@ -33,6 +33,23 @@ TEST_SUITE("restart_policy") {
         CHECK(p_always.decide(exit_code(0), t).action == RestartDecision::Action::restart);
     }
 
+    TEST_CASE("an exit announced with STOPPING=1 never restarts and is no failure, whatever its code") {
+        auto t = Clock::now();
+        for (RestartMode mode : {RestartMode::no, RestartMode::on_failure, RestartMode::always}) {
+            RestartSpec s;
+            s.mode = mode;
+            s.max_restarts = 0;  // a failure would open the circuit at once
+            RestartPolicy p(s, 1);
+            for (Ending e : {Ending{EndKind::announced_stop, 3, 0}, Ending{EndKind::announced_stop, 0, 9},
+                             Ending{EndKind::announced_stop, 0, 0}}) {
+                CHECK_FALSE(p.is_failure(e));
+                auto d = p.decide(e, t);
+                CHECK(d.action == RestartDecision::Action::stay_stopped);
+            }
+            CHECK(p.restarts_in_window(t) == 0);
+        }
+    }
+
     TEST_CASE("success_codes decide what a clean exit is") {
         RestartSpec s;
         s.success_codes = {0, 42};

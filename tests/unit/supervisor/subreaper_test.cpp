@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "harness.hpp"
+#include "reins/async/pid_watch.hpp"
 #include "reins/async/process.hpp"
 #include "reins/async/timer.hpp"
 #include "reins/supervisor/process_tree.hpp"
@@ -269,6 +270,76 @@ TEST_SUITE("subreaper") {
             CHECK(s->reaped() == 1);
             CHECK(reaped_away(stray));
             co_return;
+        });
+    }
+}
+
+TEST_SUITE("subreaper") {
+    TEST_CASE("a PidWatch on an adopted orphan gets its exit status; the Subreaper leaves it alone") {
+        run_test([](std::stop_token) -> Task<void> {
+            PidGuard guard;
+            auto s = Subreaper::enable();
+            REQUIRE(s.has_value());
+            std::map<pid_t, ExitStatus> seen;
+            s->on_reaped([&seen](pid_t pid, const ExitStatus& st) { seen[pid] = st; });
+
+            // The shell exits at once; its background job is re-parented to us.
+            ProcessOptions o;
+            o.argv = {"/bin/sh", "-c", "(sleep 1; exit 7) >/dev/null 2>&1 & echo $!"};
+            auto p = Process::spawn(std::move(o));
+            REQUIRE(p.has_value());
+            Stream out = p->take_stdout();
+            std::string text = co_await read_all(&out);
+            pid_t job = static_cast<pid_t>(std::atoi(text.c_str()));
+            guard.pids.push_back(job);
+            REQUIRE(job > 1);
+            auto st = co_await p->wait();
+            REQUIRE(st.has_value());
+
+            auto w = PidWatch::open(job);
+            REQUIRE_MESSAGE(w.has_value(), (w ? std::string() : w.error().message()));
+            CHECK(w->pid() == job);
+            auto ended = co_await w->wait();
+            REQUIRE(ended.has_value());
+            REQUIRE(ended->has_value());
+            CHECK((*ended)->code == 7);
+            CHECK((*ended)->signal == 0);
+            CHECK(w->exited());
+            CHECK(seen.count(job) == 0);  // the watch reaped it, not the Subreaper
+            CHECK(reaped_away(job));
+            CHECK_FALSE(Loop::current().owns_child(job));  // the claim is released
+        });
+    }
+
+    TEST_CASE("a PidWatch closed before the exit leaves the orphan to the Subreaper") {
+        run_test([](std::stop_token) -> Task<void> {
+            PidGuard guard;
+            auto s = Subreaper::enable();
+            REQUIRE(s.has_value());
+            std::map<pid_t, ExitStatus> seen;
+            s->on_reaped([&seen](pid_t pid, const ExitStatus& st) { seen[pid] = st; });
+            ProcessOptions o;
+            o.argv = {"/bin/sh", "-c", "(sleep 1; exit 5) >/dev/null 2>&1 & echo $!"};
+            auto p = Process::spawn(std::move(o));
+            REQUIRE(p.has_value());
+            Stream out = p->take_stdout();
+            std::string text = co_await read_all(&out);
+            pid_t job = static_cast<pid_t>(std::atoi(text.c_str()));
+            guard.pids.push_back(job);
+            REQUIRE(job > 1);
+            auto st = co_await p->wait();
+            REQUIRE(st.has_value());
+            {
+                auto w = PidWatch::open(job);
+                REQUIRE(w.has_value());
+                CHECK(Loop::current().owns_child(job));
+            }
+            CHECK_FALSE(Loop::current().owns_child(job));
+            std::vector<pid_t> just{job};
+            bool gone = co_await wait_reaped(std::move(just));
+            CHECK(gone);
+            REQUIRE(seen.count(job) == 1);
+            CHECK(seen[job].code == 5);
         });
     }
 }
