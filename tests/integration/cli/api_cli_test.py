@@ -10,11 +10,10 @@ import json
 import os
 import socket
 import sys
-import threading
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from reins_harness import (FIXTURE, alive, api, check, main, ready_lines, reins, service, show, start_ok,
+from reins_harness import (FIXTURE, EventStream, alive, api, check, main, ready_lines, reins, service, show, start_ok,
                            status_json, supervisor_pid, toml_cmd, track, unix_connect, wait_for, write)
 
 
@@ -170,82 +169,31 @@ def test_unknown_service_404(d):
         track(s["pid"])
 
 
-def dechunk(data):
-    """The body of a chunked response received so far (complete chunks only)."""
-    rest = data.partition(b"\r\n\r\n")[2]
-    body = b""
-    while b"\r\n" in rest:
-        size_line, _, after = rest.partition(b"\r\n")
-        try:
-            n = int(size_line.split(b";")[0], 16)
-        except ValueError:
-            break
-        if n == 0 or len(after) < n + 2:
-            break
-        body += after[:n]
-        rest = after[n + 2:]
-    return body
-
-
 def test_events_stream(d):
     ready, sup = start_api(d)
     if not check("api" in ready, "started"):
         return
     old_pid = ready["api"][1]
-    s = unix_connect(sock_of(d), timeout=30)
-    s.sendall(b"GET /v1/events HTTP/1.1\r\nHost: reins\r\n\r\n")
-    buf = bytearray()
-    stop_reading = threading.Event()
-
-    def pump():
-        s.settimeout(0.5)
-        while not stop_reading.is_set():
-            try:
-                chunk = s.recv(65536)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            if not chunk:
-                return
-            buf.extend(chunk)
-
-    t = threading.Thread(target=pump, daemon=True)
-    t.start()
+    ev = EventStream(d)
     try:
-        check(wait_for(lambda: b"\r\n\r\n" in buf and b"snapshot" in buf, 10), f"the stream starts: {bytes(buf)!r}")
-        head = bytes(buf).split(b"\r\n\r\n", 1)[0].decode().lower()
+        check(wait_for(lambda: b"snapshot" in ev.buf, 10), f"the stream starts: {bytes(ev.buf)!r}")
+        head = ev.head_text().lower()
         check(head.startswith("http/1.1 200") and "transfer-encoding: chunked" in head, f"chunked 200: {head!r}")
         r = reins(["restart", "api"], d, timeout=60)
         check(r.returncode == 0, f"restart api: {show(r)}")
         new = ready_lines(r.stderr).get("api", (0, 0))[1]
         track(new)
-
-        def events():
-            out = []
-            for line in dechunk(bytes(buf)).split(b"\n"):
-                if line.strip():
-                    try:
-                        out.append(json.loads(line))
-                    except ValueError:
-                        out.append({"unparsable": line.decode(errors="replace")})
-            return out
-
-        def transitions():
-            return [(e.get("from"), e.get("to")) for e in events() if not e.get("snapshot") and e.get("service") == "api"]
-
-        check(wait_for(lambda: ("starting", "running") in transitions(), 10), f"events of the restart: {events()}")
-        tr = transitions()
+        check(wait_for(lambda: ("starting", "running") in ev.transitions("api"), 10),
+              f"events of the restart: {ev.events()}")
+        tr = ev.transitions("api")
         check(tr and tr[0] == ("running", "stopping") and tr[-1] == ("starting", "running"),
               f"running -> stopping ... starting -> running: {tr}")
-        ev = [e for e in events() if not e.get("snapshot")]
-        check(all("unparsable" not in e and "time" in e for e in ev), f"every line is a JSON event with a time: {ev}")
-        running = [e for e in ev if e.get("to") == "running"]
+        events = ev.events()
+        check(all("unparsable" not in e and "time" in e for e in events), f"every line is a JSON event with a time: {events}")
+        running = [e for e in events if e.get("to") == "running"]
         check(running and running[-1].get("pid") == new and new != old_pid, f"the running event has the new pid {new}")
     finally:
-        stop_reading.set()
-        s.close()
-        t.join(5)
+        ev.close()
 
 
 if __name__ == "__main__":

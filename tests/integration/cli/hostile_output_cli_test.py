@@ -13,11 +13,10 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from reins_harness import (REINS, alive, api, check, env_for, main, ready_lines, sanitizer_clean, service, start_ok,
+from reins_harness import (REINS, EventStream, alive, api, check, env_for, main, ready_lines, sanitizer_clean, service, start_ok,
                            supervisor_pid, toml_cmd, track, unix_connect, wait_for, wait_gone, write)
 
 PY = sys.executable
@@ -71,60 +70,11 @@ def status_doc(d, what):
     return json_of(out, f"status --json {what}")
 
 
-class Events:
-    """A GET /v1/events subscriber reading in a thread; lines() are the JSON
-    lines received so far (raw bytes), closed() tells whether the server
-    ended the stream."""
-
-    def __init__(self, d):
-        self.s = unix_connect(sock_of(d), timeout=30)
-        self.s.sendall(b"GET /v1/events HTTP/1.1\r\nHost: reins\r\n\r\n")
-        self.buf = bytearray()
-        self.ended = threading.Event()
-        self.stop = threading.Event()
-        self.t = threading.Thread(target=self._pump, daemon=True)
-        self.t.start()
-
-    def _pump(self):
-        self.s.settimeout(0.2)
-        while not self.stop.is_set():
-            try:
-                chunk = self.s.recv(65536)
-            except socket.timeout:
-                continue
-            except OSError:
-                break
-            if not chunk:
-                break
-            self.buf.extend(chunk)
-        self.ended.set()
-
-    def closed(self):
-        return self.ended.is_set() and not self.stop.is_set()
-
-    def lines(self):
-        """The body's complete lines (chunked encoding undone)."""
-        rest = bytes(self.buf).partition(b"\r\n\r\n")[2]
-        body = b""
-        while b"\r\n" in rest:
-            size_line, _, after = rest.partition(b"\r\n")
-            try:
-                n = int(size_line.split(b";")[0], 16)
-            except ValueError:
-                break
-            if n == 0 or len(after) < n + 2:
-                break
-            body += after[:n]
-            rest = after[n + 2:]
-        return [l for l in body.split(b"\n") if l.strip()]
+class Events(EventStream):
+    """An events subscriber whose lines must each be valid JSON."""
 
     def docs(self, what):
         return [json_of(l, f"{what}: {l[:80]!r}") for l in self.lines()]
-
-    def close(self):
-        self.stop.set()
-        self.s.close()
-        self.t.join(5)
 
 
 # ---- STATUS= ------------------------------------------------------------------
@@ -146,9 +96,6 @@ def test_invalid_status_text_then_stop(d):
 command = {toml_cmd([PY, "-c", NOTIFY_SCRIPT])}
 ready = {{ notify = true }}
 ''')
-    # The notify sockets live in .reins/notify/; made here in case the
-    # supervisor does not make it itself (then this line works around nothing).
-    os.makedirs(os.path.join(state_dir(d), "notify"), exist_ok=True)
     _, ready = start_ok(d)
     if not check("notified" in ready, "notified started (READY=1)"):
         return

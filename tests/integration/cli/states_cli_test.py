@@ -10,13 +10,11 @@ the spawn only.
 import json
 import os
 import re
-import socket
 import sys
-import threading
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from reins_harness import (FIXTURE, api, api_config, check, main, read, reins, service, show, start_ok, status_json,
-                           toml_cmd, track, unix_connect, wait_for, write)
+from reins_harness import (FIXTURE, EventStream, api_config, check, main, read, reins, service, show, start_ok,
+                           status_json, toml_cmd, track, wait_for, write)
 
 # The state diagram's edges, plus a stop while starting or during the restart
 # backoff, and a start that can never spawn (port in use) failing at once.
@@ -26,70 +24,14 @@ EDGES = {("stopped", "starting"), ("starting", "running"), ("running", "stopping
          ("starting", "stopping"), ("restarting", "stopped"), ("starting", "failed")}
 
 
-class Events:
-    """GET /v1/events, read by a thread; transitions() parses what arrived."""
-
-    def __init__(self, d):
-        self.buf = bytearray()
-        self.done = threading.Event()
-        self.sock = unix_connect(os.path.join(d, ".reins", "reins.sock"), timeout=30)
-        self.sock.sendall(b"GET /v1/events HTTP/1.1\r\nHost: reins\r\n\r\n")
-        self.thread = threading.Thread(target=self._pump, daemon=True)
-        self.thread.start()
-        wait_for(lambda: b"snapshot" in self.buf, 10)
-
-    def _pump(self):
-        self.sock.settimeout(0.5)
-        while not self.done.is_set():
-            try:
-                chunk = self.sock.recv(65536)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            if not chunk:
-                return
-            self.buf.extend(chunk)
-
-    def events(self):
-        rest = bytes(self.buf).partition(b"\r\n\r\n")[2]
-        body = b""
-        while b"\r\n" in rest:
-            size_line, _, after = rest.partition(b"\r\n")
-            try:
-                n = int(size_line.split(b";")[0], 16)
-            except ValueError:
-                break
-            if n == 0 or len(after) < n + 2:
-                break
-            body += after[:n]
-            rest = after[n + 2:]
-        out = []
-        for line in body.split(b"\n"):
-            if line.strip():
-                try:
-                    out.append(json.loads(line))
-                except ValueError:
-                    out.append({"unparsable": line.decode(errors="replace")})
-        return [e for e in out if not e.get("snapshot")]
-
-    def transitions(self, name):
-        return [(e.get("from"), e.get("to")) for e in self.events()
-                if e.get("service") == name and e.get("from") != e.get("to")]
-
-    def close(self):
-        self.done.set()
-        self.sock.close()
-        self.thread.join(5)
-
-
 def test_restart_passes_through_stopped_and_keeps_the_port(d):
     api_config(d)
     _, ready = start_ok(d)
     if not check("api" in ready, "api started"):
         return
     port = ready["api"][0]
-    ev = Events(d)
+    ev = EventStream(d)
+    check(ev.started(), "the events stream starts")
     try:
         r = reins(["restart", "api"], d, timeout=60)
         check(r.returncode == 0, f"restart api: {show(r)}")
@@ -143,7 +85,8 @@ command = {toml_cmd(job)}
 restart = {{ max = 2, backoff = {{ initial = "20ms" }} }}
 ''')
     start_ok(d, ["keep"])
-    ev = Events(d)
+    ev = EventStream(d)
+    check(ev.started(), "the events stream starts")
     try:
         r = reins(["start", "job"], d, timeout=60)
         check(r.returncode in (0, 3), f"start job: {show(r)}")
