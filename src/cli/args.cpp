@@ -11,6 +11,12 @@
 
 namespace reins::cli {
 
+std::string shown_arg(std::string_view arg) {
+    // Never raw bytes or control characters in a message.
+    std::string q = config::quote_bytes(arg);
+    return q == "\"" + std::string(arg) + "\"" ? std::string(arg) : q;
+}
+
 std::string Args::get(std::string_view name, std::string def) const {
     auto it = values.find(name);
     return it == values.end() || it->second.empty() ? def : it->second.back();
@@ -41,7 +47,7 @@ Result<Args> parse_args(const std::vector<std::string>& argv, const std::vector<
                 name.resize(eq);
                 inline_value = true;
             }
-            shown = "--" + name;
+            shown = shown_arg("--" + name);
             for (const auto& d : defs)
                 if (d.long_name == name) def = &d;
             if (!def) {
@@ -52,7 +58,7 @@ Result<Args> parse_args(const std::vector<std::string>& argv, const std::vector<
                 return bad(msg);
             }
         } else {
-            shown = a.substr(0, 2);
+            shown = shown_arg(a.substr(0, 2));
             for (const auto& d : defs)
                 if (d.short_name != 0 && d.short_name == a[1]) def = &d;
             if (!def) return bad("unknown option " + shown);

@@ -47,6 +47,10 @@ struct Args {
     std::string get(std::string_view name, std::string def = {}) const;
 };
 
+/// An argument as a message shows it: as typed, or quoted with bytes that
+/// are not UTF-8 and control characters escaped.
+std::string shown_arg(std::string_view arg);
+
 /// Parses `argv` (the arguments after the command words) against `defs`.
 /// Errors say which argument and what was expected.
 Result<Args> parse_args(const std::vector<std::string>& argv, const std::vector<OptionDef>& defs);

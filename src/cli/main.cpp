@@ -114,7 +114,8 @@ int dispatch(const std::vector<std::string>& argv) {
         std::string hint = "try: reins --help";
         if (auto c = config::closest(asked, views); !c.empty()) hint = "did you mean 'reins " + c + "'?";
         else if (argv[0] == "config") hint = "reins config has one subcommand: migrate";
-        out.error("unknown command '" + asked + "'", hint);
+        std::string shown = shown_arg(asked);
+        out.error("unknown command " + (shown == asked ? "'" + asked + "'" : shown), hint);
         return exit_failure;
     }
     std::vector<OptionDef> defs = cmd->options;

@@ -259,6 +259,11 @@ command = {toml_cmd([PY, "-c", "import time; time.sleep(600)"])}
         return
     for args, shown in BAD_NAMES:
         refused(d, args, shown, "a supervisor running")
+    # Unknown commands and options are named without their raw bytes.
+    for args in (["st\udcffop"], ["status", "--js\udcffon"], ["status", "-\udcff"]):
+        code, out, err = run(args, d, timeout=30)
+        check(code == 3 and b"\xff" not in err and b"unknown" in err and b"\\xff" in err,
+              f"reins {args!r}: exit 3, the bad byte escaped: {code} {err!r}")
     # An argument of a command given to `reins start` travels as JSON text.
     code, out, err = run(["start", "--name", "echoes", "--", PY, "-c", "pass", "\udcff"], d, timeout=30)
     check(code == 3 and b"terminate called" not in err and b"UTF-8" in err and b"\xff" not in err,
