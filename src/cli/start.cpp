@@ -147,9 +147,9 @@ int ensure_supervisor(const Args& args, const Place& place, Output& out) {
     if (control::inspect_lock(paths).held) {
         // A supervisor is starting up (another `reins start`): wait for it.
         if (wait_until_answering(place.state_dir, std::chrono::seconds(10))) return exit_ok;
-    } else if (auto snap = control::read_state(paths)) {
-        // SPEC §5.7: the next start stops what a killed supervisor left.
-        auto survivors = control::find_survivors(*snap);
+    } else {
+        // The next start stops what a killed supervisor left.
+        auto survivors = control::find_survivors(paths);
         for (const auto& s : survivors)
             out.say("stopping " + s.service + " pid " + std::to_string(s.process.pid) +
                     ", left by a supervisor that is gone");

@@ -64,7 +64,7 @@ int report_dead(const Args& args, const Place& place, Output& out) {
     auto snap = control::read_state(paths);
     auto lock = control::inspect_lock(paths);
     std::vector<control::Survivor> survivors;
-    if (snap && !lock.held) survivors = control::find_survivors(*snap);
+    if (!lock.held) survivors = control::find_survivors(paths);
     if (args.has("json")) {
         json j;
         j["supervisor"] = nullptr;
@@ -82,7 +82,7 @@ int report_dead(const Args& args, const Place& place, Output& out) {
         return lsb ? lsb_not_running : int(exit_failure);
     }
     if (!survivors.empty()) {
-        int pid = snap->supervisor.pid;
+        int pid = lock.info ? lock.info->pid : snap ? snap->supervisor.pid : 0;
         out.error("the supervisor (pid " + std::to_string(pid) + ") is gone (killed?) and " +
                       std::to_string(survivors.size()) + " of its service processes survived it:",
                   "");

@@ -31,8 +31,7 @@ int stop_survivors(const Place& place, Output& out) {
         return exit_failure;
     }
     auto snap = control::read_state(paths);
-    std::vector<control::Survivor> survivors;
-    if (snap) survivors = control::find_survivors(*snap);
+    std::vector<control::Survivor> survivors = control::find_survivors(paths);
     for (const auto& s : survivors)
         out.say("stopping " + s.service + " pid " + std::to_string(s.process.pid) + " (" + s.command +
                 "), left by a supervisor that is gone");

@@ -1,5 +1,8 @@
 #include "reins/control/survivors.hpp"
 
+#include "reins/control/supervisor_lock.hpp"
+#include "reins/supervisor/instance_id.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -74,6 +77,22 @@ std::vector<Survivor> find_survivors(const StateSnapshot& snap) {
                   [](const ProcessRef& a, const ProcessRef& b) { return a.pid < b.pid; });
         for (const auto& ref : members) add(rec.name, ref);
     }
+    return out;
+}
+
+std::vector<Survivor> find_survivors(const StatePaths& paths) {
+    auto lock = inspect_lock(paths);
+    if (lock.held) return {};
+    auto snap = read_state(paths);
+    std::vector<Survivor> out = snap ? find_survivors(*snap) : std::vector<Survivor>{};
+    // The supervisor that made the ids: reins.lock's holder, else state.json's writer.
+    LockInfo who = lock.info ? *lock.info : (snap ? snap->supervisor : LockInfo{});
+    if (who.pid <= 1 || who.start_time == 0) return out;
+    std::set<pid_t> seen{::getpid()};
+    for (const auto& s : out) seen.insert(s.process.pid);
+    for (auto& t : supervisor::find_tagged_processes(supervisor::supervisor_tag(who.pid, who.start_time)))
+        if (seen.insert(t.process.pid).second)
+            out.push_back(Survivor{std::move(t.service), t.process, process_command(t.process.pid)});
     return out;
 }
 

@@ -6,7 +6,11 @@
 // signalled); its process group (services run setsid'd, pgid == main pid)
 // only then too, since a group id is as reusable as the pid it came from;
 // processes carrying the service's REINS_INSTANCE always (the id is unique
-// to one run, so it cannot name a stranger).
+// to one run, so it cannot name a stranger). And since every id names the
+// supervisor process that made it (supervisor/instance_id.hpp), whose pid
+// and start time reins.lock keeps from before the first spawn, a process
+// spawned an instant before its supervisor died — no record of it written
+// yet — is found too.
 #pragma once
 
 #include <chrono>
@@ -14,6 +18,7 @@
 #include <vector>
 
 #include "reins/control/state_file.hpp"
+#include "reins/control/state_paths.hpp"
 #include "reins/supervisor/process_tree.hpp"
 
 namespace reins::control {
@@ -29,6 +34,12 @@ struct Survivor {
 /// header): each once, the main pid of a service first, zombies and the
 /// calling process left out.
 std::vector<Survivor> find_survivors(const StateSnapshot& snap);
+
+/// Every survivor of the last supervisor of a state directory: those of its
+/// state.json (above, when there is one) and every process carrying a
+/// REINS_INSTANCE made by the supervisor reins.lock names. Nothing while a
+/// supervisor holds the lock (it is alive: nothing survived it).
+std::vector<Survivor> find_survivors(const StatePaths& paths);
 
 /// Stops survivors like SPEC §5.5 steps 3-5, synchronously (for the CLI):
 /// SIGTERM + SIGCONT to each (by verified ProcessRef), a poll every 10 ms

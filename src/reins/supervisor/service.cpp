@@ -1,10 +1,10 @@
 #include "reins/supervisor/service.hpp"
 
-#include <random>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "reins/async/timer.hpp"
+#include "reins/supervisor/instance_id.hpp"
 #include "reins/supervisor/process_tree.hpp"
 #include "reins/supervisor/stop_escalation.hpp"
 
@@ -13,15 +13,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-
-std::string new_instance_id(const std::string& service) {
-    static std::mt19937_64 rng{std::random_device{}()};
-    static uint64_t counter = 0;
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%d.%llu.%08llx", static_cast<int>(::getpid()),
-                  static_cast<unsigned long long>(++counter), static_cast<unsigned long long>(rng() & 0xffffffffu));
-    return service + "." + buf;
-}
 
 // notify/NAME.sock in the notify folder, or an abstract name where that path
 // would not fit in sun_path (sd_notify clients accept both).

@@ -121,6 +121,30 @@ def test_start_after_killed_supervisor(d):
     check(r.returncode == 0 and len(daemons_of(os.path.join(d, ".reins"))) == 1, f"one supervisor: {show(r)}")
 
 
+def test_survivor_with_no_record_is_found(d):
+    """A supervisor killed between a spawn and its bookkeeping leaves a process
+    that no state.json or pid file names: its REINS_INSTANCE, which names the
+    supervisor of reins.lock, still finds it (simulated here by removing the
+    records after the kill)."""
+    api_config(d)
+    sd = os.path.join(d, ".reins")
+    r, ready = start_ok(d)
+    if not check("api" in ready, f"started: {r.stderr!r}"):
+        return
+    port, pid = ready["api"]
+    kill_supervisor(d)
+    os.remove(os.path.join(sd, "state.json"))
+    for f in os.listdir(os.path.join(sd, "pids")):
+        os.remove(os.path.join(sd, "pids", f))
+    if not check(alive(pid), "the service survived its supervisor"):
+        return
+    r = reins(["status"], d)
+    check(r.returncode == 1 and str(pid) in r.stderr, f"status lists the unrecorded survivor {pid}: {show(r)}")
+    r = reins(["stop"], d)
+    check(r.returncode == 0, f"stop finds it: {show(r)}")
+    check(wait_gone(pid, 5) and wait_for(lambda: port_free(port), 5), "nothing left: service gone, port free")
+
+
 def test_stale_pid_not_signalled(d):
     api_config(d)
     sd = os.path.join(d, ".reins")
