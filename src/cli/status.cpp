@@ -28,6 +28,14 @@ std::string duration_text(int64_t ms) {
     return std::to_string(s / 86400) + "d" + std::to_string(s / 3600 % 24) + "h";
 }
 
+// The STATUS column: the service's own text, and a log that cannot be written.
+std::string status_column(const json& s) {
+    std::string text = s.value("status_text", "");
+    std::string stalled = s.value("logs_stalled", "");
+    if (stalled.empty()) return text;
+    return (text.empty() ? "" : text + "; ") + "logs stalled: " + stalled;
+}
+
 std::string table(const std::vector<json>& services) {
     std::vector<std::vector<std::string>> rows{
         {"SERVICE", "STATE", "HEALTH", "PID", "PORT", "UPTIME", "RESTARTS", "LAST EXIT", "STATUS"}};
@@ -39,7 +47,7 @@ std::string table(const std::vector<json>& services) {
                         state == "running" ? duration_text(s.value("uptime_ms", int64_t{0})) : "-",
                         std::to_string(s.value("restarts", 0)),
                         s["last_exit"].is_string() ? s["last_exit"].get<std::string>() : "-",
-                        s.value("status_text", "")});
+                        status_column(s)});
     }
     std::vector<std::size_t> width(rows[0].size(), 0);
     for (const auto& r : rows)

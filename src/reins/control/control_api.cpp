@@ -136,7 +136,15 @@ json ControlApi::status() const {
                        {"state_dir", info_.state_dir},
                        {"config", info_.config}};
     j["services"] = json::array();
-    for (const auto& s : sup_.status()) j["services"].push_back(status_to_json(s, now));
+    for (const auto& s : sup_.status()) {
+        json one = status_to_json(s, now);
+        // A full disk: the service's output waits (and so does the service).
+        if (hooks_.log_stalled) {
+            std::string why = hooks_.log_stalled(s.name);
+            if (!why.empty()) one["logs_stalled"] = why;
+        }
+        j["services"].push_back(std::move(one));
+    }
     return j;
 }
 

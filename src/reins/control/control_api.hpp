@@ -46,6 +46,8 @@ struct ControlHooks {
     std::function<LogTarget(const std::string&)> log_of;
     /// After a start that failed (the host may exit when nothing runs any more).
     std::function<void()> after_failed_start;
+    /// Why a service's log cannot be written now ("" while it can).
+    std::function<std::string(const std::string&)> log_stalled;
 };
 
 class ControlApi {

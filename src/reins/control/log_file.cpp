@@ -77,7 +77,8 @@ Result<void> LogFile::rotate() {
     return open();
 }
 
-Result<void> LogFile::append(std::string_view lines) {
+Result<void> LogFile::append(std::string_view lines, std::size_t* written) {
+    if (written) *written = 0;
     auto opened = open();
     if (!opened) return opened;
     if (would_overflow(lines.size())) {
@@ -92,6 +93,7 @@ Result<void> LogFile::append(std::string_view lines) {
         }
         lines.remove_prefix(static_cast<std::size_t>(n));
         size_ += static_cast<uint64_t>(n);
+        if (written) *written += static_cast<std::size_t>(n);
     }
     return {};
 }

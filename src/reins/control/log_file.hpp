@@ -24,7 +24,9 @@ public:
 
     /// Appends `lines` (whole lines, each ending in '\n'), rotating first if
     /// they would not fit. Creates the file (and its folder) on first use.
-    Result<void> append(std::string_view lines);
+    /// `written`, when given, receives how many bytes reached the file, also
+    /// when the write failed part way (a full disk): the rest is to retry.
+    Result<void> append(std::string_view lines, std::size_t* written = nullptr);
     /// Rotates now (the current file becomes .1).
     Result<void> rotate();
 

@@ -1,11 +1,13 @@
 #include "reins/control/log_writer.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 
 #include <uv.h>
 
 #include "reins/async/loop.hpp"
+#include "reins/async/timer.hpp"
 
 namespace reins::control {
 
@@ -91,7 +93,7 @@ LogWriter::Log& LogWriter::log_of(std::string_view service) {
     if (it == logs_.end()) {
         std::string name(service);
         LogTarget t = target_of_(name);
-        it = logs_.emplace(std::move(name), std::make_unique<Log>(Log{LogFile(t.path, t.max_size, t.keep), {}, false}))
+        it = logs_.emplace(std::move(name), std::make_unique<Log>(Log{LogFile(t.path, t.max_size, t.keep), {}, {}}))
                  .first;
     }
     return *it->second;
@@ -115,14 +117,23 @@ void LogWriter::add(Log& log, std::string_view prefix, std::string_view text) {
 
 void LogWriter::write_out(Log& log) {
     if (log.pending.empty()) return;
-    auto r = log.file.append(log.pending);
-    log.pending.clear();
+    std::size_t written = 0;
+    auto r = log.file.append(log.pending, &written);
+    // What did not reach the file stays pending, to retry: nothing is dropped.
+    log.pending.erase(0, written);
     if (!r) {
-        if (!log.failing && on_error_) on_error_(r.error().message() + " — lines are dropped until it works again");
-        log.failing = true;
+        if (log.stalled.empty() && on_error_)
+            on_error_(r.error().message() + " — the service's output waits until it can be written");
+        log.stalled = r.error().message();
     } else {
-        log.failing = false;
+        if (!log.stalled.empty() && on_error_) on_error_(log.file.path() + ": writing again");
+        log.stalled.clear();
     }
+}
+
+std::string LogWriter::stalled(std::string_view service) const {
+    auto it = logs_.find(service);
+    return it == logs_.end() ? std::string() : it->second->stalled;
 }
 
 void LogWriter::arm() {
@@ -149,7 +160,16 @@ Task<void> LogWriter::write(supervisor::OutputBatch batch) {
     const std::string_view rest = prefix_into(rest_buf, stamp, batch.err ? "err+" : "out+");
     for (std::size_t i = 0; i < batch.size(); ++i) add(log, batch.continuation(i) ? rest : first, batch.text(i));
     if (!log.pending.empty()) arm();
-    co_return;
+    // The file cannot be written (a full disk): hold this batch — the capture
+    // reads no more, the service blocks on its pipe — and retry until it can,
+    // or the run is stopped (what is pending is then kept and written later).
+    auto wait = std::chrono::milliseconds(50);
+    while (!log.stalled.empty() && !batch.stop.stop_requested()) {
+        auto slept = co_await sleep(wait, batch.stop);
+        if (!slept) break;
+        write_out(log);
+        wait = std::min(wait * 2, std::chrono::milliseconds(1000));
+    }
 }
 
 void LogWriter::note(const std::string& service, const std::string& what) {

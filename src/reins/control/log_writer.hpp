@@ -35,8 +35,11 @@ struct LogTarget {
 class LogWriter : public supervisor::OutputSink {
 public:
     /// `target_of(service)` says where a service's log goes (asked once per
-    /// service). `on_error` hears about write failures (full disk…), once
-    /// per failure streak; the lines are then dropped, never buffered forever.
+    /// service). `on_error` hears about write failures (full disk…) once per
+    /// failure streak, and when writing works again. Nothing is dropped:
+    /// while a log cannot be written, write() holds its batch and retries
+    /// (50 ms doubling to 1 s), so the capture stops reading and the service
+    /// blocks on its pipe; memory stays at one batch per service.
     LogWriter(std::function<LogTarget(const std::string&)> target_of,
               std::function<void(const std::string&)> on_error = {});
     ~LogWriter() override;
@@ -51,6 +54,8 @@ public:
     void event(const supervisor::ServiceEvent& e);
     /// Writes everything buffered now.
     void flush();
+    /// Why `service`'s log cannot be written right now ("" while it can).
+    std::string stalled(std::string_view service) const;
 
     /// "2026-11-22T10:15:03.123Z" for a time point.
     static std::string timestamp(std::chrono::system_clock::time_point t);
@@ -60,8 +65,8 @@ public:
 private:
     struct Log {
         LogFile file;
-        std::string pending;  // whole lines not yet written
-        bool failing = false;
+        std::string pending;  // lines (or what is left of them) not yet written
+        std::string stalled;  // the last write error, "" while writing works
     };
     Log& log_of(std::string_view service);
     // Appends "<prefix><text>\n", rotating first when the line would not

@@ -63,6 +63,7 @@ SupervisorHost::SupervisorHost(HostOptions options) : options_(std::move(options
     hooks.shutdown = [this] { request_shutdown(Ending::api); };
     hooks.add_service = [this](const nlohmann::json& body) { return add_service(body); };
     hooks.log_of = target_of;
+    hooks.log_stalled = [this](const std::string& service) { return logs_->stalled(service); };
     hooks.after_failed_start = [this] {
         if (!options_.exit_when_idle_after_failure) return;
         for (const auto& s : sup_->status())

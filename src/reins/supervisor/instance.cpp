@@ -151,7 +151,7 @@ Task<void> Instance::capture(Stream pipe, bool err, std::stop_token stop) {
         auto lines = co_await reader.next_batch(stop);
         if (!lines) break;
         if (ctx_.recent) keep_recent(*lines);
-        OutputBatch batch{spec_.name, err, std::chrono::system_clock::now(), lines->data, lines->pieces};
+        OutputBatch batch{spec_.name, err, std::chrono::system_clock::now(), lines->data, lines->pieces, stop};
         if (ready_regex_ && !ready_seen_) {
             auto ready = ready_index(*lines);
             if (ready) {

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <span>
+#include <stop_token>
 #include <string>
 #include <string_view>
 
@@ -35,6 +36,9 @@ struct OutputBatch {
     std::chrono::system_clock::time_point time;   ///< when the read completed (one stamp for all)
     std::string_view data;                        ///< the bytes the lines index
     std::span<const LineReader::Piece> lines;     ///< at least one; continuation: a piece after the first
+    /// The capture's stop token: a sink that has to wait before it can take
+    /// the lines (a full disk) stops waiting when it fires.
+    std::stop_token stop;
 
     std::size_t size() const noexcept { return lines.size(); }
     /// Line i without its newline.
@@ -63,7 +67,7 @@ public:
 inline Task<void> OutputSink::write(OutputLine line) {
     const LineReader::Piece piece{0, line.text.size(), line.continuation};
     const std::span<const LineReader::Piece> one(&piece, 1);
-    OutputBatch batch{line.service, line.err, line.time, line.text, one};
+    OutputBatch batch{line.service, line.err, line.time, line.text, one, {}};
     co_await write(batch);
 }
 

@@ -67,7 +67,7 @@ struct OwnedBatch {
         }
     }
     supervisor::OutputBatch view(bool err, std::chrono::system_clock::time_point t) const {
-        return supervisor::OutputBatch{"api", err, t, data, pieces};
+        return supervisor::OutputBatch{"api", err, t, data, pieces, {}};
     }
 };
 
