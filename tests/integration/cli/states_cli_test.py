@@ -136,6 +136,8 @@ command = {toml_cmd(worker)}
 depends_on = ["api"]
 ''')
     r, ready = start_ok(d)
+    # `start` returns once they run; a fixture records its start a moment later.
+    wait_for(lambda: all(_start_time(p) for p in rec.values()), 10)
     t = {n: _start_time(p) for n, p in rec.items()}
     if not check(all(t.values()), f"all three started: {t} {show(r)}"):
         return

@@ -7,6 +7,8 @@
 #include <thread>
 
 #include "harness.hpp"
+#include "reins/async/task_scope.hpp"
+#include "reins/async/timer.hpp"
 #include "reins/control/log_writer.hpp"
 
 using namespace reins;
@@ -83,6 +85,54 @@ std::chrono::system_clock::time_point known_time() {
     return std::chrono::system_clock::from_time_t(::timegm(&tm)) + std::chrono::milliseconds(123);
 }
 
+Task<void> make_way_after(std::string dir, std::chrono::milliseconds d) {
+    auto slept = co_await sleep(d);
+    (void)slept;
+    ::unlink((dir + "/blocker").c_str());
+    ::mkdir((dir + "/blocker").c_str(), 0700);
+}
+
+Task<void> stop_after(std::stop_source* stop, std::chrono::milliseconds d) {
+    auto slept = co_await sleep(d);
+    (void)slept;
+    stop->request_stop();
+}
+
+// The log's folder is a file at first: once a write of it failed, the next
+// write waits; 150 ms later the file makes way for a folder, and the held
+// lines and the new one reach the file.
+Task<void> write_once_writable(std::string dir, std::vector<std::string>* errors) {
+    LogWriter w([dir](const std::string&) { return LogTarget{dir + "/blocker/api.log"}; },
+                [errors](const std::string& e) { errors->push_back(e); });
+    OwnedBatch held({{"held", false}});
+    TaskScope scope;
+    scope.spawn(make_way_after(dir, 150ms));
+    co_await w.write(held.view(false, std::chrono::system_clock::now()));
+    w.flush();  // fails: from now on the log is stalled, and a write waits
+    const auto t0 = std::chrono::steady_clock::now();
+    co_await w.write(line("after"));
+    CHECK(std::chrono::steady_clock::now() - t0 >= 100ms);
+    w.flush();
+    co_await scope.join();
+}
+
+// The folder never comes: the write returns once its stop token fires.
+Task<void> write_until_stopped(std::string dir, int* errors) {
+    LogWriter w([dir](const std::string&) { return LogTarget{dir + "/blocker/api.log"}; },
+                [errors](const std::string&) { ++*errors; });
+    OwnedBatch held({{"held", false}});
+    std::stop_source stop;
+    TaskScope scope;
+    scope.spawn(stop_after(&stop, 200ms));
+    auto batch = held.view(false, std::chrono::system_clock::now());
+    batch.stop = stop.get_token();
+    co_await w.write(batch);
+    w.flush();  // fails: stalled
+    co_await w.write(batch);
+    CHECK(stop.stop_requested());
+    co_await scope.join();
+}
+
 }  // namespace
 
 TEST_SUITE("log") {
@@ -136,18 +186,24 @@ TEST_SUITE("log") {
         CHECK(slurp(tmp.path + "/api.log").find("after") != std::string::npos);
     }
 
-    TEST_CASE("an unwritable log is reported once, not thrown") {
+    TEST_CASE("an unwritable log holds the batch and retries until it can be written, reported once") {
+        TempDir tmp;
+        std::ofstream(tmp.path + "/blocker") << "a file where a folder should be";
+        std::vector<std::string> errors;
+        run_test([&tmp, &errors](std::stop_token) { return write_once_writable(tmp.path, &errors); });
+        REQUIRE(errors.size() == 2);
+        CHECK(errors[0].find("waits until it can be written") != std::string::npos);
+        CHECK(errors[1].find("writing again") != std::string::npos);
+        std::string text = slurp(tmp.path + "/blocker/api.log");
+        CHECK(text.find(" out held\n") != std::string::npos);
+        CHECK(text.find(" out after\n") != std::string::npos);
+    }
+
+    TEST_CASE("a stalled write ends when its run is stopped; the lines stay pending, none thrown") {
         TempDir tmp;
         std::ofstream(tmp.path + "/blocker") << "a file where a folder should be";
         int errors = 0;
-        run_test([&tmp, &errors](std::stop_token) -> Task<void> {
-            LogWriter w([&tmp](const std::string&) { return LogTarget{tmp.path + "/blocker/api.log"}; },
-                        [&errors](const std::string&) { ++errors; });
-            co_await w.write(line("a"));
-            w.flush();
-            co_await w.write(line("b"));
-            w.flush();
-        });
+        run_test([&tmp, &errors](std::stop_token) { return write_until_stopped(tmp.path, &errors); });
         CHECK(errors == 1);
     }
 
