@@ -63,13 +63,19 @@ SupervisorHost::SupervisorHost(HostOptions options) : options_(std::move(options
     hooks.shutdown = [this] { request_shutdown(Ending::api); };
     hooks.add_service = [this](const nlohmann::json& body) { return add_service(body); };
     hooks.log_of = target_of;
+    // The API calls this only when no other request is in flight; a service
+    // running, starting or stopping keeps the daemon too (one restarting
+    // after its failed start does not).
     hooks.after_failed_start = [this] {
         if (!options_.exit_when_idle_after_failure) return;
         for (const auto& s : sup_->status())
-            if (s.state == ServiceState::running) return;
+            if (s.state == ServiceState::running || s.state == ServiceState::starting ||
+                s.state == ServiceState::stopping)
+                return;
         note("no service is running after the failed start: shutting down");
         request_shutdown(Ending::idle_after_failure);
     };
+    hooks.closing = [this] { return shutting_down_; };
     api_ = std::make_unique<ControlApi>(*sup_, std::move(info), std::move(hooks));
     sup_->events().add_listener([this](const supervisor::ServiceEvent& e) { on_transition(e); });
 }
