@@ -158,19 +158,20 @@ int ensure_supervisor(const Args& args, const Place& place, Output& out) {
     return spawn_daemon(args, place, out);
 }
 
-/// After a failed start, a daemon with no service running exits by itself:
-/// wait (a few seconds at most) until it has, so that the next command (a
-/// `reins run` in the same folder, say) does not find the state directory
-/// still locked. One that still runs a service stays: no wait then.
+/// After a failed start, a daemon with nothing left to do exits by itself
+/// (a second or so after its last request): wait (10 s at most) until it
+/// has, so that the next command (a `reins run` in the same folder, say)
+/// does not find the state directory still locked. One that still runs or
+/// starts a service stays: no wait then. Reads the files only: a request
+/// would keep the daemon busy.
 void wait_for_idle_exit(const std::string& state_dir) {
     control::StatePaths paths{state_dir};
-    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (std::chrono::steady_clock::now() < until) {
         if (!control::inspect_lock(paths).held) return;
-        auto r = call_supervisor(state_dir, "GET", "/v1/status", nullptr, 2s);
-        if (r && r->status == 200)
-            for (const auto& s : r->body.value("services", json::array()))
-                if (s.value("state", "") == "running") return;
+        if (auto snap = control::read_state(paths))
+            for (const auto& s : snap->services)
+                if (s.state == "running" || s.state == "starting" || s.state == "stopping") return;
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
 }

@@ -197,6 +197,10 @@ json ControlApi::status() const {
     return j;
 }
 
+bool ControlApi::idle_for(std::chrono::milliseconds quiet) const {
+    return in_flight_ == 0 && unstarted_.empty() && std::chrono::steady_clock::now() - last_request_ >= quiet;
+}
+
 http::Response ControlApi::add(const json& body) {
     if (auto valid = check_add_body(body); !valid) return error_reply(400, "bad_request", valid.error().context);
     if (!hooks_.add_service) return error_reply(501, "unsupported", "this supervisor cannot add services");
@@ -214,10 +218,13 @@ http::Response ControlApi::add(const json& body) {
 
 Task<http::Response> ControlApi::act(Action action, std::vector<std::string> names, std::stop_token stop) {
     struct InFlight {
-        int& count;
-        explicit InFlight(int& c) : count(++c) {}
-        ~InFlight() { --count; }
-    } in_flight(in_flight_);
+        ControlApi* api;
+        explicit InFlight(ControlApi* a) : api(a) { ++api->in_flight_; }
+        ~InFlight() {
+            --api->in_flight_;
+            api->last_request_ = std::chrono::steady_clock::now();
+        }
+    } in_flight(this);
     for (const auto& n : names)
         if (!sup_.find(n)) {
             std::string known;
@@ -302,22 +309,39 @@ Task<http::Response> ControlApi::act(Action action, std::vector<std::string> nam
 http::Router ControlApi::router() {
     http::Router r;
     ControlApi* self = this;
-    r.add("GET", "/v1/status", [self](http::Request, std::stop_token) { return get_status(self); });
+    // Every request counts as activity (see idle_for).
+    auto seen = [self] { self->last_request_ = std::chrono::steady_clock::now(); };
+    r.add("GET", "/v1/status", [self, seen](http::Request, std::stop_token) {
+        seen();
+        return get_status(self);
+    });
     const std::pair<const char*, Action> actions[] = {
         {"start", Action::start}, {"stop", Action::stop}, {"restart", Action::restart}};
     for (const auto& [word, action] : actions) {
         Action a = action;
-        r.add("POST", std::string("/v1/services/{name}/") + word,
-              [self, a](http::Request req, std::stop_token s) { return one(self, a, std::move(req), std::move(s)); });
-        r.add("POST", std::string("/v1/") + word,
-              [self, a](http::Request req, std::stop_token s) { return bulk(self, a, std::move(req), std::move(s)); });
+        r.add("POST", std::string("/v1/services/{name}/") + word, [self, a, seen](http::Request req, std::stop_token s) {
+            seen();
+            return one(self, a, std::move(req), std::move(s));
+        });
+        r.add("POST", std::string("/v1/") + word, [self, a, seen](http::Request req, std::stop_token s) {
+            seen();
+            return bulk(self, a, std::move(req), std::move(s));
+        });
     }
-    r.add("POST", "/v1/services", [self](http::Request req, std::stop_token) { return add_route(self, std::move(req)); });
-    r.add("POST", "/v1/shutdown", [self](http::Request, std::stop_token s) { return shutdown(self, std::move(s)); });
-    r.add_stream("GET", "/v1/events", [self](http::Request req, http::ResponseStream out, std::stop_token s) {
+    r.add("POST", "/v1/services", [self, seen](http::Request req, std::stop_token) {
+        seen();
+        return add_route(self, std::move(req));
+    });
+    r.add("POST", "/v1/shutdown", [self, seen](http::Request, std::stop_token s) {
+        seen();
+        return shutdown(self, std::move(s));
+    });
+    r.add_stream("GET", "/v1/events", [self, seen](http::Request req, http::ResponseStream out, std::stop_token s) {
+        seen();
         return events(self, std::move(req), std::move(out), std::move(s));
     });
-    r.add_stream("GET", "/v1/logs/{name}", [self](http::Request req, http::ResponseStream out, std::stop_token s) {
+    r.add_stream("GET", "/v1/logs/{name}", [self, seen](http::Request req, http::ResponseStream out, std::stop_token s) {
+        seen();
         return serve_logs(self, std::move(req), std::move(out), std::move(s));
     });
     return r;

@@ -49,7 +49,7 @@ struct ControlHooks {
     std::function<LogTarget(const std::string&)> log_of;
     /// After a start that failed, when no other action request is in flight
     /// and no service added by POST /v1/services waits for its start (the
-    /// host may exit when nothing runs any more).
+    /// host may exit when nothing runs any more and idle_for() holds).
     std::function<void()> after_failed_start;
     /// True once the host is shutting down: adds and starts answer 503.
     std::function<bool()> closing;
@@ -77,11 +77,17 @@ public:
     /// POST /v1/services: adds the service a validated body describes.
     http::Response add(const nlohmann::json& body);
 
+    /// True when no action is under way, no service added by POST
+    /// /v1/services waits for its start, and no request came for `quiet`
+    /// (a client that just saw us answer may be about to ask for more).
+    bool idle_for(std::chrono::milliseconds quiet) const;
+
 private:
     supervisor::Supervisor& sup_;
     ControlInfo info_;
     ControlHooks hooks_;
     int in_flight_ = 0;                ///< act() calls under way
+    std::chrono::steady_clock::time_point last_request_ = std::chrono::steady_clock::now();
     std::set<std::string> unstarted_;  ///< added by POST /v1/services, no start asked for yet
 };
 
