@@ -7,8 +7,10 @@
 #include <cstdio>
 #include <dirent.h>
 #include <optional>
+#include <poll.h>
 #include <string>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <variant>
 #include <vector>
 
@@ -16,6 +18,7 @@
 #include "reins/async/loop.hpp"
 #include "reins/async/signal_set.hpp"
 #include "reins/async/task_scope.hpp"
+#include "reins/async/timer.hpp"
 #include "reins/config/config.hpp"
 #include "reins/control/log_file.hpp"
 #include "reins/control/log_reader.hpp"
@@ -161,7 +164,27 @@ Task<void> stop_on_signal(SignalSet* signals, TaskScope* scope) {
     if (sig) scope->request_stop();
 }
 
-/// Follows every log until SIGINT/SIGTERM (exit 0) or a read error (exit 3).
+/// True once stdout is a pipe nobody reads any more (POLLERR on its write end).
+bool reader_gone() {
+    pollfd p{STDOUT_FILENO, 0, 0};
+    return ::poll(&p, 1, 0) == 1 && (p.revents & POLLERR) != 0;
+}
+
+/// Ends the follow when the reader of stdout went away, even while no new
+/// line comes to fail a write (as `tail -f` does): every half second.
+Task<void> stop_when_reader_gone(TaskScope* scope) {
+    for (;;) {
+        auto slept = co_await reins::sleep(std::chrono::milliseconds(500), scope->token());
+        if (!slept) co_return;
+        if (reader_gone()) {
+            scope->request_stop();
+            co_return;
+        }
+    }
+}
+
+/// Follows every log until SIGINT/SIGTERM or the reader of stdout leaves
+/// (exit 0), or a read error (exit 3).
 Task<int> follow_all(std::vector<control::LogFollower>* followers, std::vector<std::string> prefixes, Output* out) {
     auto signals = SignalSet::create({SIGINT, SIGTERM});
     if (!signals) {
@@ -173,6 +196,7 @@ Task<int> follow_all(std::vector<control::LogFollower>* followers, std::vector<s
     for (std::size_t i = 0; i < followers->size(); ++i)
         scope.spawn(follow_one(&(*followers)[i], prefixes[i], out, &scope, &status));
     scope.spawn(stop_on_signal(&*signals, &scope));
+    scope.spawn(stop_when_reader_gone(&scope));
     co_await scope.join();
     co_return status;
 }

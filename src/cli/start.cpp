@@ -158,21 +158,56 @@ int ensure_supervisor(const Args& args, const Place& place, Output& out) {
     return spawn_daemon(args, place, out);
 }
 
-/// After a failed start, a daemon with no service running exits by itself:
-/// wait (a few seconds at most) until it has, so that the next command (a
-/// `reins run` in the same folder, say) does not find the state directory
-/// still locked. One that still runs a service stays: no wait then.
+/// After a failed start, a daemon with nothing left to do exits by itself
+/// (a second or so after its last request): wait (10 s at most) until it
+/// has, so that the next command (a `reins run` in the same folder, say)
+/// does not find the state directory still locked. One that still runs or
+/// starts a service stays: no wait then. Reads the files only: a request
+/// would keep the daemon busy.
 void wait_for_idle_exit(const std::string& state_dir) {
     control::StatePaths paths{state_dir};
-    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (std::chrono::steady_clock::now() < until) {
         if (!control::inspect_lock(paths).held) return;
-        auto r = call_supervisor(state_dir, "GET", "/v1/status", nullptr, 2s);
-        if (r && r->status == 200)
-            for (const auto& s : r->body.value("services", json::array()))
-                if (s.value("state", "") == "running") return;
+        if (auto snap = control::read_state(paths))
+            for (const auto& s : snap->services)
+                if (s.state == "running" || s.state == "starting" || s.state == "stopping") return;
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+}
+
+/// True when `reply` comes from (or failed on) a supervisor that is leaving:
+/// it shut down after another command's failed start, between our check
+/// that it answers and our request.
+bool supervisor_leaving(const Result<control::ControlReply>& reply) {
+    if (!reply) return control::is_not_running(reply.error());
+    if (reply->status != 503 || !reply->body.is_object()) return false;
+    const json& e = reply->body.value("error", json::object());
+    return e.is_object() && e.value("kind", "") == "shutting_down";
+}
+
+/// Waits (10 s at most) until the supervisor of `state_dir` has exited.
+void wait_for_exit(const std::string& state_dir) {
+    control::StatePaths paths{state_dir};
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < until && control::inspect_lock(paths).held)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+}
+
+/// Sends one request; if the supervisor was leaving, waits for it to exit,
+/// starts a new one and sends it again (twice at most). `fresh` is set
+/// when the request went to a new supervisor.
+Result<control::ControlReply> call_staying(const Args& args, const Place& place, const std::string& method,
+                                           const std::string& route, const json& body,
+                                           std::chrono::milliseconds timeout, Output& out, bool* fresh) {
+    auto reply = call_supervisor(place.state_dir, method, route, body, timeout);
+    for (int retry = 0; retry < 2 && supervisor_leaving(reply); ++retry) {
+        wait_for_exit(place.state_dir);
+        if (ensure_supervisor(args, place, out) != exit_ok) break;
+        *fresh = true;
+        reply = call_supervisor(place.state_dir, method, route, body, timeout);
+    }
+    return reply;
 }
 
 /// Validates the config (and the names asked for) before anything starts.
@@ -246,7 +281,9 @@ int start_or_restart(const Args& args, Output& out, bool restart) {
         for (const auto& [k, v] : service_flags(args)) body["flags"][k] = v;
         std::error_code ec;
         body["cwd"] = std::filesystem::current_path(ec).string();
-        auto added = call_supervisor(place->state_dir, "POST", "/v1/services", body, 10s);
+        bool fresh = false;
+        auto added = call_staying(args, *place, "POST", "/v1/services", body, 10s, out, &fresh);
+        if (fresh) was_running = false;
         if (!added) {
             out.error("cannot add the service: " + added.error().message());
             return exit_failure;
@@ -260,7 +297,10 @@ int start_or_restart(const Args& args, Output& out, bool restart) {
     body["services"] = names;
     auto t0 = std::chrono::steady_clock::now();
     const char* route = restart && was_running ? "/v1/restart" : "/v1/start";
-    auto reply = call_supervisor(place->state_dir, "POST", route, body, action_timeout);
+    bool fresh = false;
+    auto reply = args.dashdash ? call_supervisor(place->state_dir, "POST", route, body, action_timeout)
+                               : call_staying(args, *place, "POST", route, body, action_timeout, out, &fresh);
+    if (fresh) was_running = false;
     if (!reply) {
         out.error("the supervisor on " + place->state_dir + " did not answer: " + reply.error().message(),
                   "see " + control::StatePaths{place->state_dir}.supervisor_log());

@@ -186,10 +186,10 @@ Place place_of(const std::string& path, EnvFileCache* cache, Config& cfg) {
     return p;
 }
 
-void finish(LoadResult& r, std::string_view text, const EnvFileCache& cache) {
+// Excerpts come from the config alone: an env file's lines are never shown.
+void finish(LoadResult& r, std::string_view text) {
     sort_unique(r.diagnostics);
     add_excerpts(r.diagnostics, r.config.display_path, text);
-    for (const auto& [file, body] : cache.texts) add_excerpts(r.diagnostics, file, body);
 }
 
 }  // namespace
@@ -201,7 +201,7 @@ LoadResult load_toml(std::string_view text, const std::string& path, const LoadO
     auto parsed = parse_toml(text, path);
     if (parsed.error) {
         r.diagnostics.push_back(std::move(*parsed.error));
-        finish(r, text, cache);
+        finish(r, text);
         return r;
     }
     const Node& root = parsed.root;
@@ -210,7 +210,7 @@ LoadResult load_toml(std::string_view text, const std::string& path, const LoadO
     if (const Member* v = root.member("version")) {
         auto n = c.integer(v->value, "version", 0, INT64_MAX);
         if (!n) {
-            finish(r, text, cache);
+            finish(r, text);
             return r;
         }
         if (*n > current_version) {
@@ -218,7 +218,7 @@ LoadResult load_toml(std::string_view text, const std::string& path, const LoadO
                     "version: this file needs reins config version " + std::to_string(*n) +
                         ", and this reins reads versions 0 to " + std::to_string(current_version),
                     "upgrade reins to read it");
-            finish(r, text, cache);
+            finish(r, text);
             return r;
         }
         r.config.version = static_cast<int>(*n);
@@ -241,7 +241,7 @@ LoadResult load_toml(std::string_view text, const std::string& path, const LoadO
         if (r.config.version_missing) r.config.version = current_version;
         read_v1(c, root, place, r.config);
     }
-    finish(r, text, cache);
+    finish(r, text);
     return r;
 }
 
@@ -304,7 +304,7 @@ LoadResult load_procfile(std::string_view text, const std::string& path, const L
     }
     if (parsed.entries.empty() && parsed.diagnostics.empty())
         c.error(Pos{}, "", "no processes: a Procfile has `name: command` lines", "add one, e.g. web: ./server");
-    finish(r, text, cache);
+    finish(r, text);
     return r;
 }
 

@@ -53,6 +53,8 @@ private:
 
 }  // namespace
 
+// An env file holds secrets, and the file named may not be the one meant
+// (a shadow file, a key): its diagnostics say where, never what is there.
 EnvParse parse_env(std::string_view text, const std::string& file) {
     EnvParse out;
     auto error = [&](int line, int col, std::string msg) {
@@ -78,13 +80,12 @@ EnvParse parse_env(std::string_view text, const std::string& file) {
         }
         c.skip_blanks();
         if (c.peek() != '=') {
-            error(line, col, "expected KEY=VALUE, found " + quote(key + std::string(c.rest_of_line())));
+            error(line, col, "expected KEY=VALUE, export KEY=VALUE or a # comment");
             c.skip_line();
             continue;
         }
         if (!is_env_name(key)) {
-            error(line, col, "expected a variable name (letters, digits and _, not starting with a digit), found " +
-                                 quote(key));
+            error(line, col, "expected a variable name before '=' (letters, digits and _, not starting with a digit)");
             c.skip_line();
             continue;
         }
@@ -117,14 +118,14 @@ EnvParse parse_env(std::string_view text, const std::string& file) {
             }
             if (!closed) {
                 error(qline, qcol, std::string("unterminated ") + (q == '"' ? "double" : "single") +
-                                       " quote in the value of " + key);
+                                       " quote: the value opened here is never closed");
                 break;
             }
             c.skip_blanks();
             int tail_col = c.col();
             std::string_view tail = c.rest_of_line();
             if (!tail.empty() && tail.front() != '#') {
-                error(c.line(), tail_col, "unexpected text after the closing quote of " + key + ": " + quote(tail));
+                error(c.line(), tail_col, "unexpected text after the closing quote (only a # comment may follow)");
                 c.skip_line();
                 continue;
             }
@@ -141,7 +142,7 @@ EnvParse parse_env(std::string_view text, const std::string& file) {
             value = std::string(raw);
         }
         if (value.find('\0') != std::string::npos) {
-            error(line, col, "the value of " + key + " contains a NUL character");
+            error(line, col, "the value contains a NUL character");
         } else {
             out.entries.push_back(EnvEntry{std::move(key), std::move(value), line});
         }

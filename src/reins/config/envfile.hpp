@@ -33,7 +33,8 @@ struct EnvParse {
     std::vector<Diagnostic> diagnostics;  ///< lines that could not be read
 };
 
-/// Parses .env text; `file` names it in the diagnostics.
+/// Parses .env text; `file` names it in the diagnostics, which give the
+/// line and column of a bad line but never its content.
 EnvParse parse_env(std::string_view text, const std::string& file);
 
 /// One `name: command` line.

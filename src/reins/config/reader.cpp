@@ -202,7 +202,6 @@ const EnvFileCache::Entry& env_file(Checker& c, const Place& place, const std::s
     for (auto& d : parsed.diagnostics) c.add(std::move(d));
     e.ok = true;
     for (auto& entry : parsed.entries) e.values.emplace_back(std::move(entry.key), std::move(entry.value));
-    place.env_files->texts[shown] = std::move(*text);
     return e;
 }
 

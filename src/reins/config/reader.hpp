@@ -94,7 +94,6 @@ struct EnvFileCache {
         std::vector<std::pair<std::string, std::string>> values;
     };
     std::map<std::string, Entry> files;
-    std::map<std::string, std::string> texts;  ///< display path → text, for excerpts
 };
 
 /// Where relative paths resolve and how to show them.

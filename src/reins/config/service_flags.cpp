@@ -113,7 +113,8 @@ Result<void> apply_flags(supervisor::ServiceSpec& out, const FlagValues& flags, 
             if (!text) return fail(flag_error("env-file", "cannot read " + path + ": " + text.error().message()));
             auto parsed = parse_env(*text, path);
             if (!parsed.diagnostics.empty())
-                return fail(flag_error("env-file", path + ":" + std::to_string(parsed.diagnostics.front().line) + ": " +
+                return fail(flag_error("env-file", path + ":" + std::to_string(parsed.diagnostics.front().line) + ":" +
+                                                       std::to_string(parsed.diagnostics.front().column) + ": " +
                                                        parsed.diagnostics.front().message));
             for (auto& e : parsed.entries) spec.env[e.key] = e.value;
         }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "reins/config/service_flags.hpp"
 #include "reins/config/service_name.hpp"
 #include "reins/config/text.hpp"
 #include "reins/control/status_json.hpp"
@@ -16,24 +17,86 @@ using supervisor::is_active;
 
 namespace {
 
-/// The services a body names: {"services":["a","b"]} (absent or []: all).
+/// A body's field name as it may be shown (quoted, bounded, bad bytes escaped).
+std::string field(std::string_view name) { return config::quote_bytes(name, 40); }
+
+/// Nothing when every key of the object `j` is one of `known`; else the
+/// error naming the first other one.
+Result<void> only_known_fields(const json& j, std::initializer_list<std::string_view> known) {
+    for (const auto& [k, v] : j.items()) {
+        if (std::find(known.begin(), known.end(), k) != known.end()) continue;
+        std::string expected;
+        for (auto n : known) expected += (expected.empty() ? "" : ", ") + std::string(n);
+        return fail(Errc::config, "unknown field " + field(k) + " (expected: " + expected + ")");
+    }
+    return {};
+}
+
+/// Nothing when `v` is an array of strings without NUL bytes; else the
+/// error naming `what` (and the element).
+Result<void> strings_in(const json& v, const std::string& what) {
+    if (!v.is_array()) return fail(Errc::config, what + " must be an array of strings, not " + v.type_name());
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        std::string at = what + "[" + std::to_string(i) + "]";
+        if (!v[i].is_string()) return fail(Errc::config, at + " must be a string, not " + v[i].type_name());
+        if (v[i].get_ref<const std::string&>().find('\0') != std::string::npos)
+            return fail(Errc::config, at + " contains a NUL character");
+    }
+    return {};
+}
+
+/// The services a body names: {"services":["a","b"]} (absent or []: all),
+/// each once, in the order first named.
 Result<std::vector<std::string>> names_in(const std::string& body) {
     std::vector<std::string> names;
     if (body.empty()) return names;
     json j = json::parse(body, nullptr, false);
     if (j.is_discarded() || !j.is_object()) return fail(Errc::config, "the body is not a JSON object");
+    if (auto known = only_known_fields(j, {"services"}); !known) return fail(std::move(known).error());
     auto it = j.find("services");
     if (it == j.end()) return names;
-    if (!it->is_array()) return fail(Errc::config, "\"services\" must be an array of names");
-    for (const auto& n : *it) {
-        if (!n.is_string()) return fail(Errc::config, "\"services\" must be an array of names");
-        names.push_back(n.get<std::string>());
-        auto valid = config::check_service_name(names.back());
-        if (!valid)
-            return fail(Errc::config,
-                        "\"services\"[" + std::to_string(names.size() - 1) + "]: " + valid.error().context);
+    if (auto valid = strings_in(*it, "\"services\""); !valid) return fail(std::move(valid).error());
+    std::set<std::string_view> seen;
+    for (std::size_t i = 0; i < it->size(); ++i) {
+        const auto& n = (*it)[i].get_ref<const std::string&>();
+        auto valid = config::check_service_name(n);
+        if (!valid) return fail(Errc::config, "\"services\"[" + std::to_string(i) + "]: " + valid.error().context);
+        if (seen.insert(n).second) names.push_back(n);
     }
     return names;
+}
+
+/// Nothing when a POST /v1/services body has the right fields of the right
+/// types: {"command":[strings],"flags":{FLAG:[strings]},"cwd":string}.
+Result<void> check_add_body(const json& j) {
+    if (!j.is_object()) return fail(Errc::config, "the body is not a JSON object");
+    if (auto known = only_known_fields(j, {"command", "flags", "cwd"}); !known) return known;
+    auto cmd = j.find("command");
+    if (cmd == j.end()) return fail(Errc::config, "\"command\" is missing (a non-empty array of strings)");
+    if (auto valid = strings_in(*cmd, "\"command\""); !valid) return valid;
+    if (cmd->empty() || cmd->front().get_ref<const std::string&>().empty())
+        return fail(Errc::config, "\"command\" must be a non-empty array of strings, the program first");
+    if (auto f = j.find("flags"); f != j.end()) {
+        if (!f->is_object())
+            return fail(Errc::config, std::string("\"flags\" must be an object of arrays of strings, not ") + f->type_name());
+        const auto& names = config::service_flag_names();
+        for (const auto& [k, v] : f->items()) {
+            if (std::find(names.begin(), names.end(), k) == names.end())
+                return fail(Errc::config, "unknown flag " + field(k) + " in \"flags\" (see: reins start --help)");
+            if (auto valid = strings_in(v, "\"flags\"." + k); !valid) return valid;
+        }
+    }
+    if (auto c = j.find("cwd"); c != j.end()) {
+        if (!c->is_string()) return fail(Errc::config, std::string("\"cwd\" must be a string (a directory), not ") + c->type_name());
+        if (c->get_ref<const std::string&>().find('\0') != std::string::npos)
+            return fail(Errc::config, "\"cwd\" contains a NUL character");
+    }
+    return {};
+}
+
+http::Response shutting_down_reply() {
+    return error_reply(503, "shutting_down", "the supervisor is shutting down",
+                       "wait until it has exited, then run the command again");
 }
 
 Task<http::Response> get_status(ControlApi* api) { co_return http::Response::json(api->status()); }
@@ -53,16 +116,10 @@ Task<http::Response> one(ControlApi* api, ControlApi::Action action, http::Reque
     co_return r;
 }
 
-Task<http::Response> add(ControlApi* api, http::Request req) {
+Task<http::Response> add_route(ControlApi* api, http::Request req) {
     json j = json::parse(req.body, nullptr, false);
     if (j.is_discarded() || !j.is_object()) co_return error_reply(400, "bad_request", "the body is not a JSON object");
-    if (!api->hooks().add_service) co_return error_reply(501, "unsupported", "this supervisor cannot add services");
-    auto r = api->hooks().add_service(j);
-    if (!r) co_return error_reply(400, "bad_request", r.error().context);
-    json reply;
-    reply["ok"] = true;
-    reply["service"] = *r;
-    co_return http::Response::json(reply);
+    co_return api->add(j);
 }
 
 Task<http::Response> shutdown(ControlApi* api, std::stop_token stop) {
@@ -148,7 +205,34 @@ json ControlApi::status() const {
     return j;
 }
 
+bool ControlApi::idle_for(std::chrono::milliseconds quiet) const {
+    return in_flight_ == 0 && unstarted_.empty() && std::chrono::steady_clock::now() - last_request_ >= quiet;
+}
+
+http::Response ControlApi::add(const json& body) {
+    if (auto valid = check_add_body(body); !valid) return error_reply(400, "bad_request", valid.error().context);
+    if (!hooks_.add_service) return error_reply(501, "unsupported", "this supervisor cannot add services");
+    if (hooks_.closing && hooks_.closing()) return shutting_down_reply();
+    auto r = hooks_.add_service(body);
+    if (!r) return error_reply(400, "bad_request", r.error().context);
+    // Until a start names it, the service counts as a start in flight: a
+    // failed start of another service does not make the daemon leave.
+    if (sup_.find(*r) && !is_active(sup_.find(*r)->status().state)) unstarted_.insert(*r);
+    json reply;
+    reply["ok"] = true;
+    reply["service"] = *r;
+    return http::Response::json(reply);
+}
+
 Task<http::Response> ControlApi::act(Action action, std::vector<std::string> names, std::stop_token stop) {
+    struct InFlight {
+        ControlApi* api;
+        explicit InFlight(ControlApi* a) : api(a) { ++api->in_flight_; }
+        ~InFlight() {
+            --api->in_flight_;
+            api->last_request_ = std::chrono::steady_clock::now();
+        }
+    } in_flight(this);
     for (const auto& n : names)
         if (!sup_.find(n)) {
             std::string known;
@@ -156,7 +240,10 @@ Task<http::Response> ControlApi::act(Action action, std::vector<std::string> nam
             co_return error_reply(404, "not_found", "no service called '" + n + "'",
                                   known.empty() ? "this supervisor has no services" : "services: " + known);
         }
+    if (action != Action::stop && hooks_.closing && hooks_.closing()) co_return shutting_down_reply();
     const std::vector<std::string> asked = names.empty() ? sup_.names() : names;
+    if (action != Action::stop)
+        for (const auto& n : asked) unstarted_.erase(n);
     json already = json::array();
     Result<void> r;
     if (action == Action::start) {
@@ -220,29 +307,49 @@ Task<http::Response> ControlApi::act(Action action, std::vector<std::string> nam
     std::string message = kind == "not_running" ? r.error().context : r.error().message();
     j["error"] = {{"kind", kind}, {"service", culprit}, {"message", message}, {"hint", hint},
                   {"last_output", last_output}};
-    if (action != Action::stop && hooks_.after_failed_start) hooks_.after_failed_start();
+    // The host may leave after a failed start only when this was the last
+    // request in flight: the others deserve their own answers.
+    if (action != Action::stop && hooks_.after_failed_start && in_flight_ == 1 && unstarted_.empty())
+        hooks_.after_failed_start();
     co_return http::Response::json(j, kind == "not_running" ? 409 : 500);
 }
 
 http::Router ControlApi::router() {
     http::Router r;
     ControlApi* self = this;
-    r.add("GET", "/v1/status", [self](http::Request, std::stop_token) { return get_status(self); });
+    // Every request counts as activity (see idle_for).
+    auto seen = [self] { self->last_request_ = std::chrono::steady_clock::now(); };
+    r.add("GET", "/v1/status", [self, seen](http::Request, std::stop_token) {
+        seen();
+        return get_status(self);
+    });
     const std::pair<const char*, Action> actions[] = {
         {"start", Action::start}, {"stop", Action::stop}, {"restart", Action::restart}};
     for (const auto& [word, action] : actions) {
         Action a = action;
-        r.add("POST", std::string("/v1/services/{name}/") + word,
-              [self, a](http::Request req, std::stop_token s) { return one(self, a, std::move(req), std::move(s)); });
-        r.add("POST", std::string("/v1/") + word,
-              [self, a](http::Request req, std::stop_token s) { return bulk(self, a, std::move(req), std::move(s)); });
+        r.add("POST", std::string("/v1/services/{name}/") + word, [self, a, seen](http::Request req, std::stop_token s) {
+            seen();
+            return one(self, a, std::move(req), std::move(s));
+        });
+        r.add("POST", std::string("/v1/") + word, [self, a, seen](http::Request req, std::stop_token s) {
+            seen();
+            return bulk(self, a, std::move(req), std::move(s));
+        });
     }
-    r.add("POST", "/v1/services", [self](http::Request req, std::stop_token) { return add(self, std::move(req)); });
-    r.add("POST", "/v1/shutdown", [self](http::Request, std::stop_token s) { return shutdown(self, std::move(s)); });
-    r.add_stream("GET", "/v1/events", [self](http::Request req, http::ResponseStream out, std::stop_token s) {
+    r.add("POST", "/v1/services", [self, seen](http::Request req, std::stop_token) {
+        seen();
+        return add_route(self, std::move(req));
+    });
+    r.add("POST", "/v1/shutdown", [self, seen](http::Request, std::stop_token s) {
+        seen();
+        return shutdown(self, std::move(s));
+    });
+    r.add_stream("GET", "/v1/events", [self, seen](http::Request req, http::ResponseStream out, std::stop_token s) {
+        seen();
         return events(self, std::move(req), std::move(out), std::move(s));
     });
-    r.add_stream("GET", "/v1/logs/{name}", [self](http::Request req, http::ResponseStream out, std::stop_token s) {
+    r.add_stream("GET", "/v1/logs/{name}", [self, seen](http::Request req, http::ResponseStream out, std::stop_token s) {
+        seen();
         return serve_logs(self, std::move(req), std::move(out), std::move(s));
     });
     return r;

@@ -11,12 +11,15 @@
 //
 // Action replies: 200 {"ok":true,"services":[...],"already_running":[...]}
 // or {"ok":false,"error":{"kind","service","message","hint","last_output"}}
-// with 404 (kind not_found), 409 (not_running), 400 (bad_request) or 500
-// (port_in_use, startup_timeout, spawn_failed, failed).
+// with 404 (kind not_found), 409 (not_running), 400 (bad_request), 503
+// (shutting_down) or 500 (port_in_use, startup_timeout, spawn_failed, failed).
+// A body field of the wrong type or an unknown field is a 400 naming the
+// field, and nothing changes.
 #pragma once
 
 #include <chrono>
 #include <functional>
+#include <set>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -44,10 +47,14 @@ struct ControlHooks {
     std::function<Result<std::string>(const nlohmann::json&)> add_service;
     /// Where a service's log is (for /v1/logs).
     std::function<LogTarget(const std::string&)> log_of;
-    /// After a start that failed (the host may exit when nothing runs any more).
+    /// After a start that failed, when no other action request is in flight
+    /// and no service added by POST /v1/services waits for its start (the
+    /// host may exit when nothing runs any more and idle_for() holds).
     std::function<void()> after_failed_start;
     /// Why a service's log cannot be written now ("" while it can).
     std::function<std::string(const std::string&)> log_stalled;
+    /// True once the host is shutting down: adds and starts answer 503.
+    std::function<bool()> closing;
 };
 
 class ControlApi {
@@ -69,10 +76,21 @@ public:
     supervisor::Supervisor& supervisor() noexcept { return sup_; }
     const ControlHooks& hooks() const noexcept { return hooks_; }
 
+    /// POST /v1/services: adds the service a validated body describes.
+    http::Response add(const nlohmann::json& body);
+
+    /// True when no action is under way, no service added by POST
+    /// /v1/services waits for its start, and no request came for `quiet`
+    /// (a client that just saw us answer may be about to ask for more).
+    bool idle_for(std::chrono::milliseconds quiet) const;
+
 private:
     supervisor::Supervisor& sup_;
     ControlInfo info_;
     ControlHooks hooks_;
+    int in_flight_ = 0;                ///< act() calls under way
+    std::chrono::steady_clock::time_point last_request_ = std::chrono::steady_clock::now();
+    std::set<std::string> unstarted_;  ///< added by POST /v1/services, no start asked for yet
 };
 
 /// An error reply: {"ok":false,"error":{"kind","message","hint"}}.

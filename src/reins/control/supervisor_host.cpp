@@ -7,6 +7,7 @@
 
 #include "reins/async/signal_set.hpp"
 #include "reins/async/task_scope.hpp"
+#include "reins/async/timer.hpp"
 #include "reins/config/service_flags.hpp"
 #include "reins/control/state_file.hpp"
 #include "reins/control/status_json.hpp"
@@ -64,13 +65,12 @@ SupervisorHost::SupervisorHost(HostOptions options) : options_(std::move(options
     hooks.add_service = [this](const nlohmann::json& body) { return add_service(body); };
     hooks.log_of = target_of;
     hooks.log_stalled = [this](const std::string& service) { return logs_->stalled(service); };
+    // The API calls this only when no other request is in flight;
+    // exit_when_idle decides.
     hooks.after_failed_start = [this] {
-        if (!options_.exit_when_idle_after_failure) return;
-        for (const auto& s : sup_->status())
-            if (s.state == ServiceState::running) return;
-        note("no service is running after the failed start: shutting down");
-        request_shutdown(Ending::idle_after_failure);
+        if (options_.exit_when_idle_after_failure) (void)idle_check_.try_send(true);
     };
+    hooks.closing = [this] { return shutting_down_; };
     api_ = std::make_unique<ControlApi>(*sup_, std::move(info), std::move(hooks));
     sup_->events().add_listener([this](const supervisor::ServiceEvent& e) { on_transition(e); });
 }
@@ -126,6 +126,34 @@ Result<void> SupervisorHost::open(LockInfo* holder) {
                              "\n");
     write_state();
     return {};
+}
+
+bool SupervisorHost::has_work() const {
+    // One restarting after its failed start does not count.
+    for (const auto& s : sup_->status())
+        if (s.state == ServiceState::running || s.state == ServiceState::starting || s.state == ServiceState::stopping)
+            return true;
+    return false;
+}
+
+Task<void> SupervisorHost::exit_when_idle(SupervisorHost* self, std::stop_token stop) {
+    // After a failed start: leave once no service runs, starts or stops and
+    // the API has been idle for a while — a `reins start` that just saw us
+    // answer is about to add its service.
+    constexpr auto quiet = std::chrono::milliseconds(1000);
+    for (;;) {
+        auto asked = co_await self->idle_check_.recv(stop);
+        if (!asked) co_return;
+        for (;;) {
+            auto slept = co_await sleep(quiet / 4, stop);
+            if (!slept) co_return;
+            if (self->has_work()) break;
+            if (!self->api_->idle_for(quiet)) continue;
+            self->note("no service is running after the failed start: shutting down");
+            self->request_shutdown(Ending::idle_after_failure);
+            co_return;
+        }
+    }
 }
 
 Task<http::Response> SupervisorHost::ready_answer(supervisor::Supervisor* sup) {
@@ -290,6 +318,7 @@ Task<void> SupervisorHost::run(std::stop_token stop) {
         scope.spawn(serve(server_.get(), serve_stop.get_token()));
         if (probes_) scope.spawn(serve(probes_.get(), serve_stop.get_token()));
         scope.spawn(watch_signals(this, serve_stop.get_token()));
+        scope.spawn(exit_when_idle(this, serve_stop.get_token()));
         auto why = co_await shutdown_.recv(stop);
         if (!why) request_shutdown(Ending::stop_token);
         sup_stop.request_stop();

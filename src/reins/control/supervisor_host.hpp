@@ -100,6 +100,10 @@ private:
     static Task<void> watch_signals(SupervisorHost* self, std::stop_token stop);
     static Task<void> serve(http::Server* server, std::stop_token stop);
     static Task<http::Response> ready_answer(supervisor::Supervisor* sup);
+    /// A service is running, starting or stopping.
+    bool has_work() const;
+    /// Shuts down after a failed start once nothing is left to do (see idle_check_).
+    static Task<void> exit_when_idle(SupervisorHost* self, std::stop_token stop);
 
     HostOptions options_;
     std::unique_ptr<LogWriter> logs_;
@@ -111,6 +115,7 @@ private:
     std::unique_ptr<http::Server> probes_;
     std::unique_ptr<LogFile> reins_log_;
     Channel<Ending> shutdown_{1};
+    Channel<bool> idle_check_{1};  ///< a start failed: exit_when_idle looks
     std::stop_source shutdown_source_;
     Ending ending_ = Ending::stop_token;
     bool shutting_down_ = false;
