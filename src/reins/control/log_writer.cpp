@@ -139,6 +139,13 @@ void LogWriter::flush() {
     for (auto& [name, log] : logs_) write_out(*log);
 }
 
+void LogWriter::reopen() {
+    for (auto& [name, log] : logs_) {
+        log->file.reopen();
+        log->failing = false;
+    }
+}
+
 Task<void> LogWriter::write(supervisor::OutputBatch batch) {
     Log& log = log_of(batch.service);
     // "<stamp> out " and "<stamp> out+ ", made once for the whole batch.

@@ -51,6 +51,10 @@ public:
     void event(const supervisor::ServiceEvent& e);
     /// Writes everything buffered now.
     void flush();
+    /// Closes every log file: the lines still buffered and all later ones
+    /// go to the files found at their paths then (created again after the
+    /// state directory was removed).
+    void reopen();
 
     /// "2026-11-22T10:15:03.123Z" for a time point.
     static std::string timestamp(std::chrono::system_clock::time_point t);
