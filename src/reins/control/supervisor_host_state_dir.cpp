@@ -3,10 +3,11 @@
 //
 // Without this the supervisor would go on supervising, found by no command,
 // and the next `reins start` would run a second one beside it. An inotify
-// watch on the folder itself (no timer: nothing wakes while nothing happens)
-// sees it go; the supervisor then creates the folder again and, lock first,
-// puts back reins.lock, reins.pid, pids/, logs/ (its open log files are
-// reopened there), notify/, reins.sock and state.json.
+// watch on the folder's parent (no timer: nothing wakes while nothing
+// happens) sees it go; the supervisor then creates the folder again and,
+// lock first, puts back reins.lock, reins.pid, pids/, logs/ (its open log
+// files are reopened there), notify/, reins.sock and state.json. A folder
+// moved away (or a parent moved) is treated like a removed one.
 //
 // The window: between the removal and the relock (one loop iteration after
 // the kernel's event, normally well under a millisecond) the path holds no
@@ -30,6 +31,12 @@ namespace {
 std::string basename_of(const std::string& path) {
     auto slash = path.rfind('/');
     return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string parent_of(const std::string& path) {
+    auto slash = path.rfind('/');
+    if (slash == std::string::npos) return ".";
+    return slash == 0 ? std::string("/") : path.substr(0, slash);
 }
 
 }  // namespace
@@ -84,9 +91,11 @@ Result<void> SupervisorHost::recreate_state_dir() {
 Task<void> SupervisorHost::watch_state_dir(SupervisorHost* self, std::stop_token stop) {
     const std::string dir = self->options_.paths.dir;
     for (;;) {
-        // Only events about the folder itself count (libuv names them by the
-        // folder's own name): its deletion or move, not state.json's rewrites.
-        auto watch = FileWatch::watch(dir, basename_of(dir));
+        // The parent is watched, for events about the entry of our folder:
+        // the folder's own IN_DELETE_SELF comes only once nothing pins it,
+        // and our open (deleted) log files do. The folder's removal or move
+        // is an event of its parent at once; state.json's rewrites are not.
+        auto watch = FileWatch::watch(parent_of(dir), basename_of(dir));
         // Checked once the watch is set, so a removal just before is not missed.
         while (watch && !self->state_dir_replaced()) {
             auto changed = co_await watch->changed(stop);

@@ -9,6 +9,7 @@ docs/cli.md ("State directory").
 import fcntl
 import os
 import shutil
+import signal
 import sys
 import time
 
@@ -152,6 +153,43 @@ def test_moved_state_dir_is_recreated(d):
     check_stop_leaves_nothing(d, sd, sup, api_pid, port, ticker_pid)
     # The moved folder is the person's now: reins left it as it was.
     check(os.path.exists(os.path.join(moved, "state.json")), "the moved folder is left alone")
+
+
+def test_lost_race_leaves_one_supervisor(d):
+    """A supervisor that locks the new folder before the old one could (the
+    old one is held stopped to widen the window) wins; the old one leaves
+    the winner's files alone, stops its services and exits."""
+    sd, sup, api_pid, port, ticker_pid = start_daemon(d)
+    if not sup or not api_pid:
+        return
+    os.kill(sup, signal.SIGSTOP)
+    try:
+        shutil.rmtree(sd)
+        r, ready = start_ok(d, what="start while the first supervisor is held")
+    finally:
+        os.kill(sup, signal.SIGCONT)
+    winner = supervisor_pid(sd)
+    if not check(winner and winner != sup, f"a new supervisor took the folder: {winner}"):
+        return
+    track(winner)
+    check(wait_gone(sup, 15), f"the first supervisor {sup} exited")
+    check(wait_gone(api_pid, 5) and wait_gone(ticker_pid, 5), "its services were stopped")
+    check(daemons_of(sd) == [winner], f"one supervisor left, {winner}: {daemons_of(sd)}")
+    check(supervisor_pid(sd) == winner and lock_held(os.path.join(sd, "reins.lock")),
+          "reins.pid and the lock are the winner's")
+    snap = state_json(sd)
+    check(snap and snap["supervisor"]["pid"] == winner, f"state.json is the winner's: {snap}")
+    log = read(os.path.join(sd, "logs", "reins.log"), "") or ""
+    check(f"supervisor pid {sup}: state directory {sd} was removed and another supervisor (pid {winner})" in log,
+          f"the loser says so in the winner's reins.log: {log!r}")
+    r, doc = status_json(d)
+    s = service(doc, "api")
+    check(r.returncode == 0 and s and s["state"] == "running", f"the winner's api runs: {doc}")
+    if s:
+        track(s["pid"])
+    r = reins(["stop"], d, timeout=60)
+    check(r.returncode == 0 and wait_gone(winner, 10), f"stop: {show(r)}")
+    check(daemons_of(sd) == [], f"no daemon left: {daemons_of(sd)}")
 
 
 if __name__ == "__main__":
