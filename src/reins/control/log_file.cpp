@@ -57,6 +57,12 @@ Result<void> LogFile::open() {
     return {};
 }
 
+void LogFile::reopen() noexcept {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    size_ = 0;  // open() reads the size of the file it finds
+}
+
 Result<void> LogFile::rotate() {
     if (fd_ >= 0) {
         ::close(fd_);

@@ -29,6 +29,10 @@ public:
     Result<void> append(std::string_view lines, std::size_t* written = nullptr);
     /// Rotates now (the current file becomes .1).
     Result<void> rotate();
+    /// Closes the file; the next append opens whatever is at path() then
+    /// (creating it and its folder). For a file removed under us, so that
+    /// the next lines do not go to a deleted inode.
+    void reopen() noexcept;
 
     const std::string& path() const noexcept { return path_; }
     uint64_t size() const noexcept { return size_; }

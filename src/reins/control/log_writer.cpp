@@ -150,6 +150,11 @@ void LogWriter::flush() {
     for (auto& [name, log] : logs_) write_out(*log);
 }
 
+void LogWriter::reopen() {
+    // A stalled log stays stalled until its next write works (write_out says).
+    for (auto& [name, log] : logs_) log->file.reopen();
+}
+
 Task<void> LogWriter::write(supervisor::OutputBatch batch) {
     Log& log = log_of(batch.service);
     // "<stamp> out " and "<stamp> out+ ", made once for the whole batch.

@@ -56,6 +56,10 @@ public:
     void flush();
     /// Why `service`'s log cannot be written right now ("" while it can).
     std::string stalled(std::string_view service) const;
+    /// Closes every log file: the lines still buffered and all later ones
+    /// go to the files found at their paths then (created again after the
+    /// state directory was removed).
+    void reopen();
 
     /// "2026-11-22T10:15:03.123Z" for a time point.
     static std::string timestamp(std::chrono::system_clock::time_point t);

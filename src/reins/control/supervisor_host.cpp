@@ -125,6 +125,7 @@ Result<void> SupervisorHost::open(LockInfo* holder) {
                              (options_.config_path.empty() ? std::string() : " (config " + options_.config_path + ")") +
                              "\n");
     write_state();
+    remember_state_dir();
     return {};
 }
 
@@ -319,6 +320,7 @@ Task<void> SupervisorHost::run(std::stop_token stop) {
         if (probes_) scope.spawn(serve(probes_.get(), serve_stop.get_token()));
         scope.spawn(watch_signals(this, serve_stop.get_token()));
         scope.spawn(exit_when_idle(this, serve_stop.get_token()));
+        scope.spawn(watch_state_dir(this, serve_stop.get_token()));
         auto why = co_await shutdown_.recv(stop);
         if (!why) request_shutdown(Ending::stop_token);
         sup_stop.request_stop();

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -54,7 +55,10 @@ struct HostOptions {
 class SupervisorHost {
 public:
     /// Why run() returned.
-    enum class Ending { stop_token, signal, api, all_ended, idle_after_failure };
+    /// state_dir_taken: the state directory was removed, and another
+    /// supervisor locked the new one before this one could (see
+    /// recreate_state_dir).
+    enum class Ending { stop_token, signal, api, all_ended, idle_after_failure, state_dir_taken };
 
     explicit SupervisorHost(HostOptions options);
     ~SupervisorHost();
@@ -104,6 +108,14 @@ private:
     bool has_work() const;
     /// Shuts down after a failed start once nothing is left to do (see idle_check_).
     static Task<void> exit_when_idle(SupervisorHost* self, std::stop_token stop);
+    // The state directory removed under us (supervisor_host_state_dir.cpp).
+    static Task<void> watch_state_dir(SupervisorHost* self, std::stop_token stop);
+    /// Is the folder at the state dir's path no longer the one we opened?
+    bool state_dir_replaced() const;
+    /// Records which folder is at the state dir's path now.
+    void remember_state_dir();
+    /// Lock, pid, folders, logs, socket, pid files and state.json, again.
+    Result<void> recreate_state_dir();
 
     HostOptions options_;
     std::unique_ptr<LogWriter> logs_;
@@ -122,6 +134,8 @@ private:
     bool forced_ = false;
     bool armed_ = false;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+    uint64_t dir_dev_ = 0;  ///< the state folder opened (st_dev, st_ino)
+    uint64_t dir_ino_ = 0;
 };
 
 }  // namespace reins::control

@@ -81,7 +81,11 @@ const std::error_category& lock_category() noexcept {
     return c;
 }
 
-Result<SupervisorLock> SupervisorLock::acquire(const StatePaths& paths, std::string version, LockInfo* holder) {
+namespace {
+
+// Creates the state dir and flocks its reins.lock: the open, locked fd, or
+// LockErrc::busy (filling `*holder`).
+Result<int> lock_file(const StatePaths& paths, LockInfo* holder) {
     using namespace std::chrono;
     if (auto ok = prepare_dir(paths.dir); !ok) return fail(std::move(ok).error());
     const std::string path = paths.lock();
@@ -89,12 +93,11 @@ Result<SupervisorLock> SupervisorLock::acquire(const StatePaths& paths, std::str
     // a new holder locks before it writes its pid: when the file does not
     // name a live holder, try again for a moment before calling it busy.
     const auto give_up_at = steady_clock::now() + 250ms;
-    int fd = -1;
     for (;;) {
-        fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0) return fail(sys_error(errno, "open lock " + path));
         if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
-            if (same_file(fd, path)) break;
+            if (same_file(fd, path)) return fd;
             ::close(fd);  // removed or replaced since we opened it: lock the file now there
             continue;
         }
@@ -116,27 +119,52 @@ Result<SupervisorLock> SupervisorLock::acquire(const StatePaths& paths, std::str
         }
         std::this_thread::sleep_for(5ms);
     }
+}
 
+// Makes the locked `fd` say `info` (mode 0600); closes it on failure.
+Result<void> write_info(int fd, const std::string& path, const LockInfo& info) {
     if (::fchmod(fd, 0600) != 0) {  // an older file may have had another mode
         int err = errno;
         ::close(fd);
         return fail(sys_error(err, "chmod 0600 " + path));
     }
-    LockInfo info;
-    info.pid = static_cast<int>(::getpid());
-    if (auto t = supervisor::process_start_time(::getpid())) info.start_time = *t;
-    info.started_at = LogWriter::timestamp(system_clock::now());
-    info.version = std::move(version);
     const std::string text = http::json_text(to_json(info)) + "\n";
     if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) {
-        int err = errno;
+        int err = errno == 0 ? EIO : errno;
         ::close(fd);
         return fail(sys_error(err, "write lock " + path));
     }
-    SupervisorLock lock(paths, fd, std::move(info));
+    return {};
+}
+
+}  // namespace
+
+Result<SupervisorLock> SupervisorLock::acquire(const StatePaths& paths, std::string version, LockInfo* holder) {
+    auto fd = lock_file(paths, holder);
+    if (!fd) return fail(std::move(fd).error());
+    LockInfo info;
+    info.pid = static_cast<int>(::getpid());
+    if (auto t = supervisor::process_start_time(::getpid())) info.start_time = *t;
+    info.started_at = LogWriter::timestamp(std::chrono::system_clock::now());
+    info.version = std::move(version);
+    if (auto w = write_info(*fd, paths.lock(), info); !w) return fail(std::move(w).error());
+    SupervisorLock lock(paths, *fd, std::move(info));
     if (auto ok = write_file_atomic(paths.pid(), std::to_string(lock.info_.pid) + "\n", 0600); !ok)
         return fail(std::move(ok).error());  // `lock` releases on the way out
     return lock;
+}
+
+Result<void> SupervisorLock::relock(LockInfo* holder) {
+    if (fd_ < 0) return fail(Errc::not_running, "relock " + paths_.lock() + ": the lock was released");
+    auto fd = lock_file(paths_, holder);
+    if (!fd) return fail(std::move(fd).error());
+    if (auto w = write_info(*fd, paths_.lock(), info_); !w) return w;
+    // The old file is unlinked or moved away: letting go of it frees nothing
+    // anybody locks. No unlink of reins.pid here: the path is the new one.
+    ::flock(fd_, LOCK_UN);
+    ::close(fd_);
+    fd_ = *fd;
+    return write_file_atomic(paths_.pid(), std::to_string(info_.pid) + "\n", 0600);
 }
 
 SupervisorLock::SupervisorLock(StatePaths paths, int fd, LockInfo info)
@@ -163,6 +191,13 @@ void SupervisorLock::release() {
     ::unlink(paths_.pid().c_str());
     // Explicit unlock: a child forked (not yet exec'ed) shares the open file
     // description, and close() alone would leave the lock to it.
+    ::flock(fd_, LOCK_UN);
+    ::close(fd_);
+    fd_ = -1;
+}
+
+void SupervisorLock::abandon() noexcept {
+    if (fd_ < 0) return;
     ::flock(fd_, LOCK_UN);
     ::close(fd_);
     fd_ = -1;

@@ -74,6 +74,19 @@ public:
     /// see the note at the top of this header). Idempotent.
     void release();
 
+    /// After the state directory was removed or moved away (the file we hold
+    /// is no longer at its path): creates the directory again, locks a new
+    /// reins.lock there saying the same LockInfo, rewrites reins.pid, and
+    /// only then lets go of the old file. LockErrc::busy (filling `*holder`)
+    /// when another supervisor locked the new directory first: we then hold
+    /// the old file still. Only while held().
+    Result<void> relock(LockInfo* holder = nullptr);
+
+    /// Unlocks and closes the file without touching the state directory:
+    /// for a lock file removed with its folder, whose path (and reins.pid)
+    /// now belongs to another supervisor. Idempotent.
+    void abandon() noexcept;
+
     /// True until release() (or a move away).
     bool held() const noexcept { return fd_ >= 0; }
     /// What we wrote into reins.lock.

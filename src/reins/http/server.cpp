@@ -156,8 +156,11 @@ Task<void> Server::run(std::stop_token stop) {
     TaskScope scope(stop);
     const std::size_t cap = std::max<std::size_t>(options_.max_connections, 1);
     while (!scope.stop_requested()) {
+        const unsigned generation = listener_generation_;
         Result<Stream> c = co_await accept(scope.token());
         if (!c) {
+            // A replaced listener cancels its accept: accept on the new one.
+            if (generation != listener_generation_ && !scope.stop_requested()) continue;
             if (c.error().is(Errc::cancelled)) break;
             // EMFILE and the like pass: free descriptors, then accept again.
             auto pause = co_await sleep(milliseconds(100), scope.token());
@@ -177,6 +180,11 @@ Task<void> Server::run(std::stop_token stop) {
     tcp_.close();
     scope.request_stop();
     co_await scope.join();
+}
+
+void Server::replace_listener(UnixListener listener) {
+    unix_ = std::move(listener);  // closing the old one completes its accept with cancelled
+    ++listener_generation_;
 }
 
 Task<void> Server::refuse_busy(Server* self, Stream sock, std::stop_token stop) {

@@ -71,6 +71,12 @@ public:
     /// must honour their stop token for this to be prompt.
     Task<void> run(std::stop_token stop);
 
+    /// Serves `listener` from now on instead of the Unix socket given so far
+    /// (whose file was removed: a control socket whose state directory was
+    /// deleted). The old listener closes; connections being served go on;
+    /// run() accepts on the new one. Only for a Unix socket server.
+    void replace_listener(UnixListener listener);
+
     /// Connections being served now (not counting 503 refusals).
     std::size_t connections() const noexcept { return active_; }
     /// The TCP address served (port included); empty for a Unix socket.
@@ -91,6 +97,7 @@ private:
     ServerOptions options_;
     std::size_t active_ = 0;
     std::size_t refusing_ = 0;
+    unsigned listener_generation_ = 0;  ///< counts replace_listener() calls
 };
 
 }  // namespace reins::http

@@ -297,6 +297,51 @@ TEST_SUITE("state") {
         CHECK(slurp(paths.pid()) == std::to_string(::getpid()) + "\n");
     }
 
+    TEST_CASE("relock: the state dir removed under the holder is created and locked again") {
+        TempDir tmp;
+        StatePaths paths{tmp.path + "/.reins"};
+        auto lock = SupervisorLock::acquire(paths, "1");
+        REQUIRE(lock.has_value());
+        const LockInfo before = lock->info();
+        std::filesystem::remove_all(paths.dir);
+        CHECK_FALSE(inspect_lock(paths).exists);
+        auto again = lock->relock();
+        REQUIRE_MESSAGE(again.has_value(), again.error().message());
+        CHECK(mode_of(paths.dir) == 0700);
+        CHECK(mode_of(paths.lock()) == 0600);
+        CHECK(slurp(paths.pid()) == std::to_string(::getpid()) + "\n");
+        auto state = inspect_lock(paths);
+        CHECK(state.held);
+        REQUIRE(state.info.has_value());
+        CHECK(state.info->pid == before.pid);
+        CHECK(state.info->started_at == before.started_at);  // the same supervisor, not a new one
+
+        // Moved away: the new folder is locked, the moved one let go.
+        const std::string moved = tmp.path + "/moved";
+        REQUIRE(::rename(paths.dir.c_str(), moved.c_str()) == 0);
+        REQUIRE(lock->relock().has_value());
+        CHECK(inspect_lock(paths).held);
+        CHECK_FALSE(inspect_lock(StatePaths{moved}).held);
+
+        // Taken by another holder first: busy, naming it; ours is kept.
+        std::filesystem::remove_all(paths.dir);
+        auto other = SupervisorLock::acquire(paths, "2");  // another open file description conflicts like a process
+        REQUIRE(other.has_value());
+        LockInfo holder;
+        auto busy = lock->relock(&holder);
+        REQUIRE_FALSE(busy.has_value());
+        CHECK(busy.error().code == LockErrc::busy);
+        CHECK(holder.version == "2");
+        CHECK(lock->held());
+        // Abandoning ours leaves the other holder's reins.pid and lock alone.
+        lock->abandon();
+        CHECK_FALSE(lock->held());
+        CHECK(exists(paths.pid()));
+        CHECK(inspect_lock(paths).held);
+        lock->release();  // a no-op now
+        CHECK(exists(paths.pid()));
+    }
+
     TEST_CASE("write_file_atomic replaces the file whole, leaves no temp file, sets the mode") {
         TempDir tmp;
         const std::string p = tmp.path + "/f.json";

@@ -271,9 +271,37 @@ Task<void> stop_client(TestServer* ts) {
     CHECK_FALSE(gone.has_value());
 }
 
+// The socket file removed (its folder deleted): a new listener at the same
+// path takes over; the connection already open is still served.
+Task<void> replaced_listener_client(TestServer* ts) {
+    Conn old = co_await connect(ts);
+    co_await send(&old, get("/hello"));  // answered: accepted before the swap
+    auto first = co_await next_response(&old);
+    REQUIRE(first.has_value());
+    const std::string path = ts->path();
+    REQUIRE(::unlink(path.c_str()) == 0);
+    auto nobody = co_await unix_connect(path);
+    CHECK_FALSE(nobody.has_value());
+    ts->server.replace_listener(listen_at(path));
+    CHECK(ts->server.path() == path);
+    Conn fresh = co_await connect(ts);
+    for (Conn* c : {&fresh, &old}) {
+        co_await send(c, get("/hello"));
+        auto r = co_await next_response(c);
+        REQUIRE(r.has_value());
+        CHECK(r->status == 200);
+    }
+}
+
 }  // namespace
 
 TEST_SUITE("server") {
+    TEST_CASE("replace_listener: a new socket at the path is served, open connections go on") {
+        run_test([](std::stop_token) -> Task<void> {
+            TestServer ts;
+            co_await serve_while(&ts, replaced_listener_client(&ts));
+        });
+    }
     TEST_CASE("keep-alive: sequential requests, HEAD and HTTP/1.0 keep-alive on one connection") {
         run_test([](std::stop_token) -> Task<void> {
             TestServer ts;
