@@ -243,6 +243,40 @@ def racing_commands(d, rng, r):
     return nothing_left(r, d)
 
 
+def state_dir_removed(d, rng, r):
+    """`rm -rf .reins` (or a move) under a running daemon, once or twice at
+    random instants: the daemon recreates it and keeps supervising; a
+    `start` meanwhile never makes a second supervisor."""
+    fixture_config(d, grandchild=False)
+    res = reins(["start"], d, timeout=60)
+    if not r.expect(res.returncode == 0, f"start: {show(res)}"):
+        return []
+    sd = state_dir(d)
+    sup = supervisor_pid(sd)
+    for i in range(rng.randint(1, 2)):
+        time.sleep(rng.uniform(0, 0.3))
+        if rng.random() < 0.5:
+            shutil.rmtree(sd, ignore_errors=True)
+        else:
+            os.rename(sd, os.path.join(d, f"moved-{i}"))
+    r.expect(wait_for(lambda: supervisor_pid(sd) == sup, 5), f"reins.pid names the same supervisor {sup} again")
+    # An old copy moved away names a supervisor that lives on: nothing of
+    # its services is a survivor there, and a stop there touches none of them.
+    for moved in [m for m in os.listdir(d) if m.startswith("moved-")]:
+        res = reins(["stop", "--state-dir", os.path.join(d, moved)], d, timeout=60)
+        r.expect(res.returncode == 1 and "stopping" not in res.stderr, f"stop in the moved copy: {show(res)}")
+    res = reins(["status"], d, timeout=30)
+    r.expect(res.returncode == 0, f"the services still run: {show(res)}")
+    res = reins(["start"], d, timeout=60)
+    r.expect(res.returncode == 0, f"start after the removal: {show(res)}")
+    r.expect(len(h.daemons_of(sd)) <= 1 and bool(sup) and alive(sup), f"one supervisor: {h.daemons_of(sd)}")
+    res = reins(["status"], d, timeout=30)
+    r.expect(res.returncode == 0, f"status: {show(res)}")
+    res = reins(["stop"], d, timeout=60)
+    r.expect(res.returncode == 0, f"stop: {show(res)}")
+    return nothing_left(r, d)
+
+
 HOSTILE = r'''
 import sys, time
 out = sys.stdout.buffer
@@ -281,6 +315,7 @@ SCENARIOS = [
     ("api-garbage", api_garbage, True),
     ("racing-commands", racing_commands, True),
     ("hostile-output", hostile_output, True),
+    ("state-dir-removed", state_dir_removed, True),
 ]
 
 

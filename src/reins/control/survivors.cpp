@@ -84,9 +84,14 @@ std::vector<Survivor> find_survivors(const StatePaths& paths) {
     auto lock = inspect_lock(paths);
     if (lock.held) return {};
     auto snap = read_state(paths);
-    std::vector<Survivor> out = snap ? find_survivors(*snap) : std::vector<Survivor>{};
     // The supervisor that made the ids: reins.lock's holder, else state.json's writer.
     LockInfo who = lock.info ? *lock.info : (snap ? snap->supervisor : LockInfo{});
+    // Still alive (its state directory was moved, and this is the old copy):
+    // its processes are supervised, not survivors.
+    if (who.pid > 1 && who.start_time != 0 &&
+        supervisor::process_alive(supervisor::ProcessRef{static_cast<pid_t>(who.pid), who.start_time}))
+        return {};
+    std::vector<Survivor> out = snap ? find_survivors(*snap) : std::vector<Survivor>{};
     if (who.pid <= 1 || who.start_time == 0) return out;
     std::set<pid_t> seen{::getpid()};
     for (const auto& s : out) seen.insert(s.process.pid);

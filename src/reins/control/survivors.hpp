@@ -38,7 +38,8 @@ std::vector<Survivor> find_survivors(const StateSnapshot& snap);
 /// Every survivor of the last supervisor of a state directory: those of its
 /// state.json (above, when there is one) and every process carrying a
 /// REINS_INSTANCE made by the supervisor reins.lock names. Nothing while a
-/// supervisor holds the lock (it is alive: nothing survived it).
+/// supervisor holds the lock, or while the one it names lives on (a state
+/// directory moved away from a running daemon): nothing survived it.
 std::vector<Survivor> find_survivors(const StatePaths& paths);
 
 /// Stops survivors like SPEC §5.5 steps 3-5, synchronously (for the CLI):
