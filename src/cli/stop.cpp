@@ -20,6 +20,15 @@ namespace {
 
 constexpr auto action_timeout = std::chrono::hours(1);  // a stop ends when the processes are gone
 
+/// The supervisor's lock is (or within a second becomes) free: it is gone.
+bool lock_released(const control::StatePaths& paths) {
+    for (int i = 0; i < 50; ++i) {
+        if (!control::inspect_lock(paths).held) return true;
+        ::usleep(20'000);
+    }
+    return false;
+}
+
 /// No supervisor answers: stop what survived a killed one.
 int stop_survivors(const Place& place, Output& out) {
     control::StatePaths paths{place.state_dir};
@@ -81,7 +90,9 @@ int run_stop(const Args& args, Output& out) {
     if (args.positional.empty()) {
         auto reply = call_supervisor_stopping(place->state_dir, "POST", "/v1/shutdown", nullptr, action_timeout);
         if (!reply) {
-            if (control::is_not_running(reply.error())) return stop_survivors(*place, out);
+            // Refused, or cut off by a supervisor dying as we asked (its
+            // socket accepts for an instant after a SIGKILL): its survivors.
+            if (control::is_not_running(reply.error()) || lock_released(paths)) return stop_survivors(*place, out);
             out.error("cannot ask the supervisor on " + place->state_dir + " to stop: " + reply.error().message(),
                       "see " + paths.supervisor_log());
             return exit_failure;

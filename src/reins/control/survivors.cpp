@@ -86,11 +86,18 @@ std::vector<Survivor> find_survivors(const StatePaths& paths) {
     auto snap = read_state(paths);
     // The supervisor that made the ids: reins.lock's holder, else state.json's writer.
     LockInfo who = lock.info ? *lock.info : (snap ? snap->supervisor : LockInfo{});
-    // Still alive (its state directory was moved, and this is the old copy):
-    // its processes are supervised, not survivors.
-    if (who.pid > 1 && who.start_time != 0 &&
-        supervisor::process_alive(supervisor::ProcessRef{static_cast<pid_t>(who.pid), who.start_time}))
-        return {};
+    // Still alive a second later (its state directory was moved, and this is
+    // the old copy): its processes are supervised, not survivors. One that
+    // was just SIGKILLed is gone within milliseconds.
+    const supervisor::ProcessRef holder{static_cast<pid_t>(who.pid), who.start_time};
+    if (who.pid > 1 && who.start_time != 0) {
+        bool alive = supervisor::process_alive(holder);
+        for (int i = 0; alive && i < 50; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            alive = supervisor::process_alive(holder);
+        }
+        if (alive) return {};
+    }
     std::vector<Survivor> out = snap ? find_survivors(*snap) : std::vector<Survivor>{};
     if (who.pid <= 1 || who.start_time == 0) return out;
     std::set<pid_t> seen{::getpid()};
