@@ -14,7 +14,6 @@
 #include <string>
 #include <string_view>
 #include <sys/types.h>
-#include <vector>
 
 #include "reins/supervisor/process_tree.hpp"
 
@@ -26,16 +25,6 @@ std::string supervisor_tag(pid_t pid, uint64_t start_time);
 /// A new id for a start of `service` by this process (counter per process).
 std::string new_instance_id(std::string_view service);
 
-/// A live process whose REINS_INSTANCE carries a supervisor's tag.
-struct TaggedProcess {
-    ProcessRef process;
-    std::string service;   ///< the id's service part
-    std::string instance;  ///< the whole id
-};
-
-/// Every live process (not a zombie, not this one) whose REINS_INSTANCE
-/// carries `tag`, in one pass over /proc. Processes of another user are
-/// only seen by root (their environment is unreadable otherwise).
-std::vector<TaggedProcess> find_tagged_processes(std::string_view tag);
+/// (find_tagged_processes, in process_tree.hpp, finds them again.)
 
 }  // namespace reins::supervisor

@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <charconv>
@@ -269,5 +270,39 @@ bool carries_instance(pid_t pid, std::string_view instance_id) {
 std::vector<ProcessRef> find_group_processes(pid_t pgid) { return scan(pgid, {}); }
 
 std::vector<ProcessRef> service_processes(pid_t pgid, std::string_view instance) { return scan(pgid, instance); }
+
+std::vector<TaggedProcess> find_tagged_processes(std::string_view tag) {
+    std::vector<TaggedProcess> out;
+    if (tag.empty()) return out;
+    DIR* dir = ::opendir("/proc");
+    if (!dir) return out;
+    const int proc_fd = ::dirfd(dir);
+    const pid_t self = ::getpid();
+    constexpr std::string_view key = "REINS_INSTANCE=";
+    std::string buf;
+    std::string_view text;
+    char path[64];
+    while (dirent* e = ::readdir(dir)) {
+        pid_t pid = pid_of_name(e->d_name);
+        if (pid <= 1 || pid == self) continue;
+        // The start time before the environment, checked again after it: the
+        // environment read is then that process's, not a reused pid's.
+        auto ref = process_ref(pid);
+        std::snprintf(path, sizeof path, "%d/environ", static_cast<int>(pid));
+        if (!ref || read_file_at(proc_fd, path, buf, text) != 0) continue;  // gone, or another user's
+        std::string_view id;
+        for (std::size_t pos = 0; pos < text.size() && id.empty();) {
+            std::size_t end = std::min(text.find('\0', pos), text.size());
+            std::string_view entry = text.substr(pos, end - pos);
+            if (entry.substr(0, key.size()) == key) id = entry.substr(key.size());
+            pos = end + 1;
+        }
+        std::size_t at = id.rfind(tag);
+        if (at == std::string_view::npos || at == 0 || !process_alive(*ref)) continue;
+        out.push_back(TaggedProcess{*ref, std::string(id.substr(0, at)), std::string(id)});
+    }
+    ::closedir(dir);
+    return out;
+}
 
 }  // namespace reins::supervisor

@@ -94,4 +94,17 @@ std::vector<ProcessRef> find_group_processes(pid_t pgid);
 /// once, without reins itself. Either criterion may be empty (0 / "").
 std::vector<ProcessRef> service_processes(pid_t pgid, std::string_view instance);
 
+/// A live process whose REINS_INSTANCE carries a supervisor's tag
+/// (instance_id.hpp).
+struct TaggedProcess {
+    ProcessRef process;
+    std::string service;   ///< the id's part before the tag
+    std::string instance;  ///< the whole id
+};
+
+/// Every live process (not a zombie, not this one) whose REINS_INSTANCE
+/// carries `tag`, in one pass over /proc. Processes of another user are
+/// only seen by root (their environment is unreadable otherwise).
+std::vector<TaggedProcess> find_tagged_processes(std::string_view tag);
+
 }  // namespace reins::supervisor
