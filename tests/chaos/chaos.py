@@ -159,7 +159,10 @@ def ctrl_c_during_flood(d, rng, r):
     """Ctrl-C of `reins run` at a random instant of a 20 MB output flood: it
     stops and exits 0, nothing left."""
     fg = run_fg(["run", "--name", "flood", "--", FIXTURE, "--no-listen", "--flood", "20M"], d)
-    time.sleep(rng.uniform(0.05, 0.6))
+    # From its "started" line on (before it, reins has not set up its signal
+    # handling yet: a SIGINT then ends it as it would any program).
+    r.expect(fg.wait_line(r"reins: flood started", 30), f"run: flood started: {fg.stderr_text()[-300:]}")
+    time.sleep(rng.uniform(0, 0.5))
     fg.signal(signal.SIGINT)
     code = fg.wait(30)
     r.expect(code == 0, f"run after Ctrl-C: exit 0, got {code}: {fg.stderr_text()[-300:]}")
