@@ -171,14 +171,6 @@ http::Response error_reply(int status, std::string kind, std::string message, st
     return http::Response::json(j, status);
 }
 
-std::string error_kind(const Error& e) {
-    if (e.code.category() == supervisor::port_category()) return "port_in_use";  // in use, or a range with none free
-    if (e.is(Errc::timeout)) return "startup_timeout";
-    if (e.is(Errc::spawn_failed)) return "spawn_failed";
-    if (e.is(Errc::not_running)) return "not_running";
-    if (e.is(Errc::not_found)) return "not_found";
-    return "failed";
-}
 
 ControlApi::ControlApi(supervisor::Supervisor& sup, ControlInfo info, ControlHooks hooks)
     : sup_(sup), info_(std::move(info)), hooks_(std::move(hooks)) {}
@@ -233,85 +225,33 @@ Task<http::Response> ControlApi::act(Action action, std::vector<std::string> nam
             api->last_request_ = std::chrono::steady_clock::now();
         }
     } in_flight(this);
-    for (const auto& n : names)
-        if (!sup_.find(n)) {
-            std::string known;
-            for (const auto& k : sup_.names()) known += (known.empty() ? "" : ", ") + k;
-            co_return error_reply(404, "not_found", "no service called '" + n + "'",
-                                  known.empty() ? "this supervisor has no services" : "services: " + known);
-        }
-    if (action != Action::stop && hooks_.closing && hooks_.closing()) co_return shutting_down_reply();
-    const std::vector<std::string> asked = names.empty() ? sup_.names() : names;
-    if (action != Action::stop)
-        for (const auto& n : asked) unstarted_.erase(n);
-    json already = json::array();
-    Result<void> r;
-    if (action == Action::start) {
-        for (const auto& n : asked)
-            if (sup_.find(n)->status().state == ServiceState::running) already.push_back(n);
-        r = co_await sup_.start(names, stop);
-    } else if (action == Action::stop) {
-        if (names.empty()) {
-            r = co_await sup_.stop(names, stop);
-        } else {
-            // Report the first named service that was not running; stop the others.
-            std::vector<std::string> live;
-            std::string idle;
-            for (const auto& n : names) {
-                if (is_active(sup_.find(n)->status().state)) live.push_back(n);
-                else if (idle.empty()) idle = n;
-            }
-            if (!live.empty()) r = co_await sup_.stop(live, stop);
-            if (r && !idle.empty()) r = fail(Errc::not_running, idle + " is not running");
-        }
-    } else {
-        for (const auto& n : asked) {
-            r = co_await sup_.restart(n, stop);
-            if (!r) break;
-        }
-    }
+    bool known = true;
+    for (const auto& n : names) known = known && sup_.find(n) != nullptr;
+    if (known && action != Action::stop && hooks_.closing && hooks_.closing()) co_return shutting_down_reply();
+    if (known && action != Action::stop)
+        for (const auto& n : names.empty() ? sup_.names() : names) unstarted_.erase(n);
+    auto what = action == Action::start ? CommandAction::start
+                : action == Action::stop ? CommandAction::stop
+                                         : CommandAction::restart;
+    CommandReport rep = co_await run_service_command(sup_, what, std::move(names), std::move(stop));
+    if (!rep.ok && rep.kind == "not_found") co_return error_reply(404, rep.kind, rep.message, rep.hint);
     json services = json::array();
     auto now = std::chrono::steady_clock::now();
-    for (const auto& n : asked) services.push_back(status_to_json(sup_.find(n)->status(), now));
-    if (r) {
-        json j;
-        j["ok"] = true;
-        j["services"] = services;
-        j["already_running"] = already;
+    for (const auto& n : rep.asked) services.push_back(status_to_json(sup_.find(n)->status(), now));
+    json j;
+    j["ok"] = rep.ok;
+    j["services"] = services;
+    if (rep.ok) {
+        j["already_running"] = rep.already_running;
         co_return http::Response::json(j);
     }
-    std::string kind = error_kind(r.error());
-    // The service the failure is about: the first asked (or needed) one that is not running.
-    std::string culprit;
-    std::vector<std::string> last_output;
-    if (action != Action::stop) {
-        // The service the failure is about: one that is not running and left
-        // output behind, else the first asked for that is not running.
-        for (const auto& s : sup_.status())
-            if (s.state != ServiceState::running && !s.last_output.empty()) {
-                culprit = s.name;
-                last_output = s.last_output;
-                break;
-            }
-        for (const auto& n : asked)
-            if (culprit.empty() && sup_.find(n)->status().state != ServiceState::running) culprit = n;
-    }
-    json j;
-    j["ok"] = false;
-    j["services"] = services;
-    std::string hint;
-    if (kind == "port_in_use") hint = "stop the process holding the port, or give the service another port (--port auto)";
-    else if (kind == "not_running") hint = "reins status shows what is running";
-    else if (kind == "startup_timeout") hint = "check the service's readiness setting and its log: reins logs " + culprit;
-    else hint = "see the service's log: reins logs " + culprit;
-    std::string message = kind == "not_running" ? r.error().context : r.error().message();
-    j["error"] = {{"kind", kind}, {"service", culprit}, {"message", message}, {"hint", hint},
-                  {"last_output", last_output}};
+    j["error"] = {{"kind", rep.kind}, {"service", rep.service}, {"message", rep.message}, {"hint", rep.hint},
+                  {"last_output", rep.last_output}};
     // The host may leave after a failed start only when this was the last
     // request in flight: the others deserve their own answers.
     if (action != Action::stop && hooks_.after_failed_start && in_flight_ == 1 && unstarted_.empty())
         hooks_.after_failed_start();
-    co_return http::Response::json(j, kind == "not_running" ? 409 : 500);
+    co_return http::Response::json(j, rep.kind == "not_running" ? 409 : 500);
 }
 
 http::Router ControlApi::router() {

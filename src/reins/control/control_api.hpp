@@ -24,6 +24,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "reins/control/service_command.hpp"
 #include "reins/control/log_writer.hpp"
 #include "reins/http/router.hpp"
 #include "reins/supervisor/supervisor.hpp"
@@ -95,10 +96,6 @@ private:
 
 /// An error reply: {"ok":false,"error":{"kind","message","hint"}}.
 http::Response error_reply(int status, std::string kind, std::string message, std::string hint = {});
-
-/// The kind an engine error is reported as: port_in_use, startup_timeout,
-/// spawn_failed, not_running or failed.
-std::string error_kind(const Error& e);
 
 /// Nothing when the {name} of a /v1/services/NAME/... or /v1/logs/NAME path
 /// is a valid service name; else the error to answer with 400.

@@ -1,0 +1,443 @@
+// Reins' side of SupervisorThread: the thread's loop, the supervisor (with
+// or without a state directory), and the host's calls carried out in the
+// order they were made. (The host's side: supervisor_thread.cpp.)
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <list>
+#include <map>
+#include <set>
+
+#include "reins/async/channel.hpp"
+#include "reins/async/doorbell.hpp"
+#include "reins/async/duration_text.hpp"
+#include "reins/async/loop.hpp"
+#include "reins/async/task_scope.hpp"
+#include "reins/config/config.hpp"
+#include "reins/control/service_command.hpp"
+#include "reins/control/supervisor_host.hpp"
+#include "reins/control/supervisor_thread_core.hpp"
+
+#ifndef REINS_VERSION
+#define REINS_VERSION "unknown"
+#endif
+
+namespace reins::control {
+
+using supervisor::ServiceEvent;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A line about the host's own mistakes (a callback that threw or blocked):
+// never handed back to the callback that caused it.
+void complain(SupervisorThread::Core& core, const std::string& line) {
+    std::fprintf(stderr, "reins: %s\n", line.c_str());
+    if (!core.options.queue_events) return;
+    HostEvent e;
+    e.kind = HostEvent::Kind::note;
+    e.text = line;
+    std::lock_guard lock(core.events_mu);
+    core.events.push_back(std::move(e));
+    uint64_t one = 1;
+    (void)!::write(core.event_fd, &one, sizeof one);
+}
+
+// Times a host callback: one that holds reins' thread for long pauses supervision.
+struct CallbackClock {
+    SupervisorThread::Core& core;
+    const char* what;
+    Clock::time_point t0 = Clock::now();
+    ~CallbackClock() {
+        auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
+        if (took >= std::chrono::seconds(1))
+            complain(core, std::string("the host's ") + what + " held reins' thread for " + human_duration(took) +
+                               "; supervision (probes, restarts, output) waited meanwhile — return quickly, "
+                               "and do slow work on the host's own threads (queue_events + event_fd)");
+    }
+};
+
+// Every output line to the host as an event, when it asked for them.
+class EventSink : public supervisor::OutputSink {
+public:
+    explicit EventSink(SupervisorThread::Core* core) : core_(core) {}
+    using OutputSink::write;
+    Task<void> write(supervisor::OutputBatch batch) override {
+        if (!core_->options.output_events) co_return;
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            HostEvent e;
+            e.kind = HostEvent::Kind::output;
+            e.service = std::string(batch.service);
+            e.text = std::string(batch.text(i));
+            e.stream = batch.err ? 2 : 1;
+            core_->deliver(e);
+        }
+    }
+
+private:
+    SupervisorThread::Core* core_;
+};
+
+// A start, stop or restart under way, and the services it is about.
+struct Op {
+    HostCall::Kind kind = HostCall::Kind::start;
+    bool all = false;               // about every service
+    std::set<std::string> services;  // else: these (with their dependency component)
+    std::stop_source cancel;
+    std::string cancelled_by;  // why cancel fired
+    bool applied = false;      // the earlier calls are done: this one reached the services
+    Channel<int> done{1};      // closed when it completed
+
+    bool overlaps(const Op& o) const {
+        if (all || o.all) return true;
+        for (const auto& s : services)
+            if (o.services.count(s)) return true;
+        return false;
+    }
+};
+
+class Reins {
+public:
+    explicit Reins(SupervisorThread::Core* core) : core_(core), sink_(core) {}
+
+    Outcome open();
+    Doorbell& bell() noexcept { return bell_; }
+    Task<void> serve();
+
+private:
+    void note(const std::string& line) {
+        HostEvent e;
+        e.kind = HostEvent::Kind::note;
+        e.text = line;
+        core_->deliver(e);
+    }
+    void on_transition(const ServiceEvent& ev) {
+        HostEvent e;
+        e.kind = HostEvent::Kind::transition;
+        e.service = ev.service;
+        e.transition = ev;
+        core_->deliver(e);
+    }
+    void dispatch(HostCall call, TaskScope& ops);
+    Outcome add(std::vector<supervisor::ServiceSpec> specs);
+    Outcome add_config(const HostCall& call);
+    std::set<std::string> component(const std::vector<std::string>& names) const;
+    Outcome outcome_of(const CommandReport& rep, const Op& op) const;
+    static Task<void> run_host(Reins* self, std::stop_token stop);
+    static Task<void> run_op(Reins* self, std::shared_ptr<Op> op, HostCall call,
+                             std::vector<std::shared_ptr<Op>> earlier);
+
+    SupervisorThread::Core* core_;
+    Doorbell bell_;
+    EventSink sink_;
+    std::unique_ptr<SupervisorHost> host_;             // with a state directory
+    std::unique_ptr<supervisor::Supervisor> own_;      // without one
+    supervisor::Supervisor* sup_ = nullptr;
+    std::list<std::shared_ptr<Op>> inflight_;
+};
+
+Outcome Reins::open() {
+    const auto& o = core_->options;
+    if (o.state_dir.empty()) {
+        supervisor::SupervisorOptions so;
+        so.sink = &sink_;
+        so.say = [this](const std::string& line) { note(line); };
+        so.base_env = o.base_env;
+        so.subreaper = o.subreaper;
+        // MERGE so.keeper = o.keeper;
+        own_ = std::make_unique<supervisor::Supervisor>(std::move(so));
+        sup_ = own_.get();
+        sup_->events().add_listener([this](const ServiceEvent& e) { on_transition(e); });
+        return {};
+    }
+    HostOptions ho;
+    ho.paths = StatePaths{o.state_dir};
+    ho.version = REINS_VERSION;
+    ho.console = &sink_;
+    ho.on_event = [this](const ServiceEvent& e) { on_transition(e); };
+    ho.say = [this](const std::string& line) { note(line); };
+    ho.subreaper = o.subreaper;
+    // MERGE ho.keeper = o.keeper;
+    // MERGE ho.signals = false;
+    // MERGE ho.control_socket = o.control_socket;
+    // MERGE ho.lock_data = o.lock_data;
+    // MERGE ho.base_env = o.base_env;
+    host_ = std::make_unique<SupervisorHost>(std::move(ho));
+    LockInfo holder;
+    auto opened = host_->open(&holder);
+    if (!opened) {
+        Outcome out;
+        out.code = 3;
+        out.kind = opened.error().code == LockErrc::busy ? "busy" : "failed";
+        out.message = opened.error().message();
+        // MERGE if (!holder.data.empty()) out.message += " (its data: " + holder.data + ")";
+        out.hint = out.kind == "busy" ? "stop that host first, or give this one another state_dir"
+                                      : "check that " + o.state_dir + " can be created and written by this user";
+        return out;
+    }
+    sup_ = &host_->supervisor();
+    return {};
+}
+
+std::set<std::string> Reins::component(const std::vector<std::string>& names) const {
+    // Services connected through depends_on, either way round: commands on
+    // them must keep their order.
+    std::map<std::string, std::vector<std::string>> edges;
+    for (const auto& n : sup_->names())
+        for (const auto& d : sup_->find(n)->spec().depends_on) {
+            edges[n].push_back(d.name);
+            edges[d.name].push_back(n);
+        }
+    std::set<std::string> seen;
+    std::vector<std::string> todo = names;
+    while (!todo.empty()) {
+        std::string n = std::move(todo.back());
+        todo.pop_back();
+        if (!seen.insert(n).second) continue;
+        for (const auto& m : edges[n]) todo.push_back(m);
+    }
+    return seen;
+}
+
+Outcome Reins::add(std::vector<supervisor::ServiceSpec> specs) {
+    Outcome out;
+    auto r = sup_->add(std::move(specs));
+    if (!r) {
+        out.code = 3;
+        out.kind = "config";
+        out.message = r.error().message();
+        out.hint = "nothing was added; fix the service description and add it again";
+    }
+    return out;
+}
+
+Outcome Reins::add_config(const HostCall& call) {
+    config::LoadResult loaded;
+    if (call.kind == HostCall::Kind::add_file) {
+        loaded = config::load_file(call.text);
+    } else {
+        std::string dir = call.dir;
+        if (dir.empty()) {
+            char buf[4096];
+            dir = ::getcwd(buf, sizeof buf) ? buf : ".";
+        }
+        loaded = config::load_toml(call.text, dir + "/reins.toml");
+    }
+    if (!loaded.ok()) {
+        Outcome out;
+        out.code = 3;
+        out.kind = "config";
+        out.message = loaded.error().message();
+        out.hint = "nothing was added; fix the errors and add the config again";
+        return out;
+    }
+    for (const auto& d : loaded.diagnostics) note(d.message);
+    return add(std::move(loaded.config.services));
+}
+
+Outcome Reins::outcome_of(const CommandReport& rep, const Op& op) const {
+    Outcome out;
+    out.code = rep.exit_code();
+    out.kind = rep.kind;
+    out.service = rep.service;
+    out.message = rep.message;
+    out.hint = rep.hint;
+    out.last_output = rep.last_output;
+    if (!rep.ok && !op.cancelled_by.empty() && op.cancel.stop_requested()) {
+        out.kind = "cancelled";
+        out.message = "cancelled by " + op.cancelled_by;
+        out.hint = {};
+    }
+    // Without a state directory there is no `reins logs`: the lines are here.
+    if (!host_ && out.hint.find("reins logs") != std::string::npos)
+        out.hint = out.last_output.empty() ? "see the service's output events (Options::output_events)"
+                                           : "its last output lines are in last_output";
+    for (const auto& n : rep.asked)
+        if (auto* s = sup_->find(n)) out.services.push_back(s->status());
+    return out;
+}
+
+void Reins::dispatch(HostCall call, TaskScope& ops) {
+    using K = HostCall::Kind;
+    switch (call.kind) {
+        case K::status: {
+            Outcome out;
+            out.services = sup_->status();
+            core_->complete(call, std::move(out));
+            return;
+        }
+        case K::add:
+            core_->complete(call, add(std::move(call.specs)));
+            return;
+        case K::add_file:
+        case K::add_text:
+            core_->complete(call, add_config(call));
+            return;
+        case K::start:
+        case K::stop:
+        case K::restart:
+            break;
+    }
+    auto op = std::make_shared<Op>();
+    op->kind = call.kind;
+    op->all = call.names.empty();
+    if (!op->all) op->services = component(call.names);
+    std::vector<std::shared_ptr<Op>> earlier;
+    for (auto& e : inflight_) {
+        if (!op->overlaps(*e)) continue;
+        earlier.push_back(e);
+        // A stop wins over a start or restart already applied and still
+        // waiting for readiness; queued ones stay queued, in order.
+        if (call.kind == K::stop && e->kind != K::stop && e->applied && !e->cancel.stop_requested()) {
+            e->cancelled_by = "a later stop";
+            e->cancel.request_stop();
+        }
+    }
+    inflight_.push_back(op);
+    ops.spawn(run_op(this, op, std::move(call), std::move(earlier)));
+}
+
+Task<void> Reins::run_op(Reins* self, std::shared_ptr<Op> op, HostCall call, std::vector<std::shared_ptr<Op>> earlier) {
+    for (auto& e : earlier) {
+        auto r = co_await e->done.recv(op->cancel.get_token());
+        if (!r && r.error().is(Errc::cancelled)) break;
+    }
+    op->applied = true;
+    CommandReport rep;
+    if (op->cancel.stop_requested()) {
+        rep.ok = false;
+        rep.kind = "cancelled";
+        rep.asked = call.names;
+    } else {
+        auto action = call.kind == HostCall::Kind::start  ? CommandAction::start
+                      : call.kind == HostCall::Kind::stop ? CommandAction::stop
+                                                          : CommandAction::restart;
+        rep = co_await run_service_command(*self->sup_, action, call.names, op->cancel.get_token());
+    }
+    Outcome out = self->outcome_of(rep, *op);
+    op->done.close();
+    self->inflight_.remove(op);
+    self->core_->complete(call, std::move(out));
+}
+
+Task<void> Reins::run_host(Reins* self, std::stop_token stop) {
+    if (self->host_) co_await self->host_->run(stop);
+    else co_await self->sup_->run(stop);
+    // The supervisor ended by itself (its state directory was taken over,
+    // /v1/shutdown on the control socket): no more calls.
+    self->core_->begin_shutdown();
+}
+
+Task<void> Reins::serve() {
+    TaskScope running;
+    std::stop_source stop_all;
+    running.spawn(run_host(this, stop_all.get_token()));
+    TaskScope ops;
+    for (;;) {
+        std::deque<HostCall> calls;
+        bool open;
+        {
+            std::lock_guard lock(core_->mu);
+            calls.swap(core_->inbox);
+            open = core_->accepting;
+        }
+        for (auto& c : calls) dispatch(std::move(c), ops);
+        if (!open) break;
+        auto rang = co_await bell_.wait();
+        (void)rang;
+    }
+    for (auto& op : inflight_)
+        if (op->kind != HostCall::Kind::stop && !op->cancel.stop_requested()) {
+            op->cancelled_by = "the shutdown";
+            op->cancel.request_stop();
+        }
+    co_await ops.join();
+    stop_all.request_stop();  // every service through the stop pipeline
+    co_await running.join();
+}
+
+}  // namespace
+
+void SupervisorThread::Core::deliver(const HostEvent& e) {
+    if (options.on_event) {
+        CallbackClock clock{*this, "event callback"};
+        try {
+            options.on_event(e);
+        } catch (const std::exception& x) {
+            ++callback_failures;
+            complain(*this, std::string("the host's event callback threw (") + x.what() + "); supervision goes on");
+        } catch (...) {
+            ++callback_failures;
+            complain(*this, "the host's event callback threw; supervision goes on");
+        }
+    }
+    if (!options.queue_events) return;
+    std::lock_guard lock(events_mu);
+    if (events.size() >= std::max<std::size_t>(options.queue_capacity, 1)) {
+        events.pop_front();
+        ++dropped;
+    }
+    events.push_back(e);
+    uint64_t one = 1;
+    (void)!::write(event_fd, &one, sizeof one);
+}
+
+void SupervisorThread::Core::complete(HostCall& call, Outcome outcome) {
+    if (!call.done) return;
+    CallbackClock clock{*this, "completion callback"};
+    try {
+        call.done(std::move(outcome));
+    } catch (const std::exception& x) {
+        ++callback_failures;
+        complain(*this, std::string("the host's completion callback threw (") + x.what() + "); supervision goes on");
+    } catch (...) {
+        ++callback_failures;
+        complain(*this, "the host's completion callback threw; supervision goes on");
+    }
+}
+
+void SupervisorThread::Core::run(std::promise<Outcome>* opened) {
+    thread_id = std::this_thread::get_id();
+    // The host's signals are the host's business: keep them off this thread
+    // (SIGPIPE too: a write to a closed pipe then fails with EPIPE here).
+    // SIGCHLD stays deliverable, even if the host blocked it, for libuv.
+    sigset_t block;
+    sigemptyset(&block);
+    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGUSR1, SIGUSR2}) sigaddset(&block, s);
+    pthread_sigmask(SIG_BLOCK, &block, nullptr);
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    pthread_sigmask(SIG_UNBLOCK, &chld, nullptr);
+
+    Loop loop;
+    std::deque<HostCall> leftovers;
+    {
+        Reins reins(this);
+        Outcome o = reins.open();
+        if (!o) {
+            opened->set_value(std::move(o));
+        } else {
+            {
+                std::lock_guard lock(mu);
+                bell = &reins.bell();
+            }
+            opened->set_value(Outcome{});
+            try {
+                loop.run(reins.serve());
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "reins: the supervisor thread failed: %s\n", e.what());
+            }
+            std::lock_guard lock(mu);
+            bell = nullptr;
+            accepting = false;
+            leftovers.swap(inbox);
+        }
+    }
+    for (auto& c : leftovers) complete(c, shut_down_outcome());
+    (void)loop.close();
+}
+
+}  // namespace reins::control
