@@ -225,6 +225,25 @@ TEST_CASE("callbacks: a blocking call inside one is refused, one that throws is 
     CHECK(seen >= 4);
 }
 
+TEST_CASE("a callback that blocks is reported, and supervision resumes after it") {
+    std::atomic<bool> blocked{false};
+    SupervisorThread::Options o;
+    o.queue_events = true;
+    o.on_event = [&](const HostEvent& e) {
+        if (e.kind == HostEvent::Kind::transition && e.transition.to == ServiceState::running && !blocked.exchange(true))
+            std::this_thread::sleep_for(1100ms);
+    };
+    auto t = open_ok(o);
+    REQUIRE(t->add(sh("api", "exec sleep 30")));
+    REQUIRE(t->start({"api"}, 10s));
+    bool reported = false;
+    for (const auto& e : t->take_events())
+        reported = reported || (e.kind == HostEvent::Kind::note && e.text.find("held reins' thread") != std::string::npos);
+    CHECK(reported);
+    CHECK(t->restart("api", 10s));  // still supervising
+    CHECK(t->stop({}, 10s));
+}
+
 TEST_CASE("destroying the handle stops every service; calls after shutdown fail, never crash") {
     auto t = open_ok();
     REQUIRE(t->add(sh("a", "exec sleep 30")));
