@@ -1,9 +1,10 @@
 // What embedding reins costs a host: added memory and threads, wakeups while
 // idle, and the latency of calls from the host's thread (docs/benchmarks.md).
 //
-//   reins-bench-embed FIXTURE [idle-seconds]
+//   reins-bench-embed [FIXTURE [idle-seconds]]
 //
-// FIXTURE is tools/fixture's reins-fixture (a server that listens at once).
+// FIXTURE is tools/fixture's reins-fixture (a server that listens at once),
+// by default the one of the same build.
 #include <unistd.h>
 
 #include <algorithm>
@@ -61,11 +62,18 @@ void report(const char* what, std::vector<double> v, const char* unit, double sc
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc < 2) {
-        std::fprintf(stderr, "usage: %s FIXTURE [idle-seconds]\n", argv[0]);
+    // The fixture beside this build's tools/bench (tools/dev bench passes no arguments).
+    std::string fixture = argc > 1 ? argv[1] : "";
+    if (fixture.empty()) {
+        char exe[4096];
+        ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+        std::string self = n > 0 ? std::string(exe, static_cast<std::size_t>(n)) : "";
+        fixture = self.substr(0, self.rfind("/bench/")) + "/fixture/reins-fixture";
+    }
+    if (::access(fixture.c_str(), X_OK) != 0) {
+        std::fprintf(stderr, "usage: %s [FIXTURE [idle-seconds]] (no fixture at %s)\n", argv[0], fixture.c_str());
         return 2;
     }
-    const std::string fixture = argv[1];
     const int idle_s = argc > 2 ? std::atoi(argv[2]) : 10;
 
     const long rss0 = kb("/proc/self/status", "VmRSS"), pss0 = kb("/proc/self/smaps_rollup", "Pss");
