@@ -143,7 +143,10 @@ void remove_pid_file(const StatePaths& paths, const std::string& service) {
 }
 
 json to_json(const LockInfo& info) {
-    json j{{"pid", info.pid}, {"start_time", info.start_time}, {"started_at", info.started_at}, {"version", info.version}};
+    json j{{"pid", info.pid},
+           {"start_time", info.start_time},
+           {"started_at", info.started_at},
+           {"version", info.version}};
     if (!info.data.empty()) j["data"] = info.data;
     return j;
 }
