@@ -163,6 +163,8 @@ Node service(const Config& cfg, const ServiceSpec& s, bool all) {
     if (s.stop.http) add(stop, "http", make_string(to_string(*s.stop.http)));
     w.put(stop, "signal", s.stop.signal, d.stop.signal, make_string(signal_name(s.stop.signal)));
     w.put(stop, "timeout", s.stop.timeout, d.stop.timeout, duration(s.stop.timeout));
+    w.put(stop, "hooks_when_unhealthy", s.stop.hooks_when_unhealthy, d.stop.hooks_when_unhealthy,
+          make_bool(s.stop.hooks_when_unhealthy));
     attach(t, "stop", std::move(stop), all);
 
     Node logs = make_table();

@@ -222,6 +222,9 @@ void read_stop(Checker& c, const Layers& l, supervisor::ServiceSpec& s) {
         else c.error(h.node->pos, h.path, h.path + ": " + sig.error().context);
     });
     with(st, "timeout", [&](const Hit& h) { if (auto d = c.duration(*h.node, h.path)) s.stop.timeout = *d; });
+    with(st, "hooks_when_unhealthy", [&](const Hit& h) {
+        if (auto b = c.boolean(*h.node, h.path)) s.stop.hooks_when_unhealthy = *b;
+    });
 }
 
 }  // namespace reins::config::detail

@@ -12,7 +12,8 @@ const Schema& service_schema() {
     static const Schema health{{{"http"}, {"tcp"}, {"exec"}, {"watchdog"}, {"interval"}, {"timeout"}, {"failures"}}};
     static const Schema backoff{{{"initial"}, {"max"}, {"multiplier"}, {"jitter"}}};
     static const Schema restart{{{"policy"}, {"success_codes"}, {"backoff", &backoff}, {"max"}, {"window"}}};
-    static const Schema stop{{{"pre"}, {"pre_exec"}, {"pre_timeout"}, {"http"}, {"signal"}, {"timeout"}}};
+    static const Schema stop{{{"pre"}, {"pre_exec"}, {"pre_timeout"}, {"http"}, {"signal"}, {"timeout"},
+                                 {"hooks_when_unhealthy"}}};
     static const Schema logs{{{"file"}, {"max_size"}, {"keep"}}};
     static const Schema service{{
         {"command"}, {"cwd"}, {"env", &open}, {"env_file"}, {"env_clear"}, {"port", &port}, {"port_env"}, {"host"},

@@ -143,17 +143,20 @@ void remove_pid_file(const StatePaths& paths, const std::string& service) {
 }
 
 json to_json(const LockInfo& info) {
-    return json{{"pid", info.pid},
-                {"start_time", info.start_time},
-                {"started_at", info.started_at},
-                {"version", info.version}};
+    json j{{"pid", info.pid},
+           {"start_time", info.start_time},
+           {"started_at", info.started_at},
+           {"version", info.version}};
+    if (!info.data.empty()) j["data"] = info.data;
+    return j;
 }
 
 Result<LockInfo> lock_info_from_json(const json& j) {
     if (!j.is_object()) return fail(bad_field("(top)", "an object"));
     LockInfo info;
     for (auto res : {read_field(j, "pid", info.pid, ""), read_field(j, "start_time", info.start_time, ""),
-                     read_field(j, "started_at", info.started_at, ""), read_field(j, "version", info.version, "")})
+                     read_field(j, "started_at", info.started_at, ""), read_field(j, "version", info.version, ""),
+                     read_field(j, "data", info.data, "")})
         if (!res) return fail(std::move(res).error());
     return info;
 }
@@ -176,7 +179,8 @@ Result<StateSnapshot> state_from_json(const json& j) {
         for (auto res : {read_field(*it, "pid", s.pid, "supervisor."),
                          read_field(*it, "start_time", s.start_time, "supervisor."),
                          read_field(*it, "started_at", s.started_at, "supervisor."),
-                         read_field(*it, "version", s.version, "supervisor.")})
+                         read_field(*it, "version", s.version, "supervisor."),
+                         read_field(*it, "data", s.data, "supervisor.")})
             if (!res) return fail(std::move(res).error());
     }
     if (auto res = read_field(j, "config", snap.config, ""); !res) return fail(std::move(res).error());

@@ -64,7 +64,8 @@ struct StateSnapshot {
     std::vector<ServiceRecord> services;
 };
 
-/// The JSON of a LockInfo: {pid, start_time, started_at, version}.
+/// The JSON of a LockInfo: {pid, start_time, started_at, version, data}
+/// ("data" only when not empty).
 nlohmann::json to_json(const LockInfo& info);
 /// A LockInfo from JSON: missing fields keep their defaults, a field of the
 /// wrong type is an error naming the field.

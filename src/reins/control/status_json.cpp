@@ -52,6 +52,11 @@ json event_to_json(const supervisor::ServiceEvent& e) {
     j["health"] = std::string(to_string(e.health));
     j["reason"] = e.reason;
     j["pid"] = e.pid;
+    j["port"] = e.port;
+    j["attempt"] = e.attempt;
+    j["delay_ms"] = e.delay.count();
+    j["failures"] = e.failures;
+    j["status_text"] = e.status_text;
     return j;
 }
 

@@ -11,6 +11,7 @@
 #include "reins/config/service_flags.hpp"
 #include "reins/control/state_file.hpp"
 #include "reins/control/status_json.hpp"
+#include "reins/control/survivors.hpp"
 #include "reins/supervisor/process_tree.hpp"
 
 namespace reins::control {
@@ -86,7 +87,7 @@ void SupervisorHost::note(const std::string& line) {
 }
 
 Result<void> SupervisorHost::open(LockInfo* holder) {
-    auto lock = SupervisorLock::acquire(options_.paths, options_.version, holder);
+    auto lock = SupervisorLock::acquire(options_.paths, options_.version, holder, options_.lock_data);
     if (!lock) return fail(std::move(lock).error());
     lock_.emplace(std::move(*lock));
     // notify/ holds the services' sd_notify sockets (SupervisorOptions::notify_dir).
@@ -95,18 +96,21 @@ Result<void> SupervisorHost::open(LockInfo* holder) {
         if (!made) return made;
     }
     reins_log_ = std::make_unique<LogFile>(options_.paths.supervisor_log(), 10ull << 20, 3);
+    if (options_.sweep_survivors) stop_survivors();
     // Pid files of a previous supervisor are stale now that we hold the lock.
     std::error_code ec;
     for (const auto& f : std::filesystem::directory_iterator(options_.paths.pids(), ec))
         std::filesystem::remove(f.path(), ec);
     auto added = sup_->add(options_.services);
     if (!added) return added;
-    auto listener = UnixListener::listen(options_.paths.sock(), 0600);
-    if (!listener) return fail(std::move(listener).error());
-    http::ServerOptions so;
-    so.allow_peer = http::allow_owner_and_root();
-    server_ = std::make_unique<http::Server>(std::move(*listener), api_->router(), so);
-    if (!options_.settings.listen.empty()) {
+    if (options_.control_socket) {
+        auto listener = UnixListener::listen(options_.paths.sock(), 0600);
+        if (!listener) return fail(std::move(listener).error());
+        http::ServerOptions so;
+        so.allow_peer = http::allow_owner_and_root();
+        server_ = std::make_unique<http::Server>(std::move(*listener), api_->router(), so);
+    }
+    if (options_.control_socket && !options_.settings.listen.empty()) {
         auto ep = parse_endpoint(options_.settings.listen_host, options_.settings.listen_port);
         if (!ep) return fail(std::move(ep).error());
         auto tcp = TcpListener::listen(*ep);
@@ -270,6 +274,22 @@ void SupervisorHost::request_shutdown(Ending why) {
     shutdown_source_.request_stop();
 }
 
+void SupervisorHost::stop_survivors() {
+    // Under our lock nobody else writes state.json or reins.lock: what they
+    // say is the previous supervisor's last word.
+    auto snap = read_state(options_.paths);
+    const LockInfo who = lock_->previous() ? *lock_->previous() : (snap ? snap->supervisor : LockInfo{});
+    auto found = find_survivors(snap ? std::optional<StateSnapshot>(std::move(*snap)) : std::nullopt, who);
+    if (found.empty()) return;
+    for (const auto& s : found)
+        note("stopping " + s.service + " pid " + std::to_string(s.process.pid) + " (" + s.command +
+             "), left by a supervisor that is gone (pid " + std::to_string(who.pid) + ")");
+    auto left = control::stop_survivors(std::move(found), std::chrono::seconds(10));
+    for (const auto& s : left)
+        note("warning: " + s.service + " pid " + std::to_string(s.process.pid) +
+             " survives SIGKILL (uninterruptible sleep?); it may hold its port");
+}
+
 void SupervisorHost::kill_everything() {
     for (const auto& s : sup_->status()) {
         if (s.pid <= 0 && s.instance.empty()) continue;
@@ -316,9 +336,9 @@ Task<void> SupervisorHost::run(std::stop_token stop) {
     {
         TaskScope scope;
         scope.spawn(run_supervisor(this, sup_stop.get_token(), &serve_stop));
-        scope.spawn(serve(server_.get(), serve_stop.get_token()));
+        if (server_) scope.spawn(serve(server_.get(), serve_stop.get_token()));
         if (probes_) scope.spawn(serve(probes_.get(), serve_stop.get_token()));
-        scope.spawn(watch_signals(this, serve_stop.get_token()));
+        if (options_.signals) scope.spawn(watch_signals(this, serve_stop.get_token()));
         scope.spawn(exit_when_idle(this, serve_stop.get_token()));
         scope.spawn(watch_state_dir(this, serve_stop.get_token()));
         auto why = co_await shutdown_.recv(stop);

@@ -1,9 +1,12 @@
 // SupervisorHost: a Supervisor living in a state directory (SPEC §5.7) —
 // the lock, the control socket (§5.9), state.json and pid files rewritten
 // on every transition, service logs and reins.log (§5.6), the optional
-// /live and /ready listener, and signal handling. `reins run` hosts one in
-// the foreground (with a console sink), the daemon behind `reins start` in
-// the background.
+// /live and /ready listener, signal handling, and the survivors of a killed
+// previous supervisor stopped at open. `reins run` hosts one in the
+// foreground (with a console sink), the daemon behind `reins start` in the
+// background. An embedding host turns off the signals and the control
+// socket (HostOptions::signals, control_socket): its process's signals stay
+// its own, and no socket is opened.
 //
 //   SupervisorHost host(options);
 //   if (auto r = host.open(); !r) ...        // busy lock → LockErrc::busy
@@ -50,6 +53,19 @@ struct HostOptions {
     bool exit_when_idle_after_failure = false;
     /// Make this process a child subreaper (the reins executable does).
     bool subreaper = true;
+    /// Watch SIGINT/SIGTERM/SIGHUP (shut down on the first; a second SIGINT
+    /// kills). false: no signal watcher at all, the process's handlers stay
+    /// as the host set them.
+    bool signals = true;
+    /// Serve the control API on reins.sock (and [supervisor] listen).
+    /// false: neither is opened; `reins` commands find no supervisor to ask.
+    bool control_socket = true;
+    /// The host's own text in reins.lock (LockInfo::data), for whoever finds
+    /// the state directory busy.
+    std::string lock_data;
+    /// At open, stop the processes a killed previous supervisor of the state
+    /// directory left running (control/survivors.hpp), before anything starts.
+    bool sweep_survivors = true;
 };
 
 class SupervisorHost {
@@ -66,9 +82,12 @@ public:
     SupervisorHost& operator=(const SupervisorHost&) = delete;
 
     /// Takes the state directory: creates it (0700), takes the lock
-    /// (LockErrc::busy naming the holder), clears stale pid files, listens
-    /// on reins.sock (and [supervisor] listen). Call on the loop's thread,
-    /// before run(). A busy lock fills `*holder` (when given) with who holds it.
+    /// (LockErrc::busy naming the holder), stops the survivors of a killed
+    /// previous supervisor (sweep_survivors: SIGTERM, SIGKILL after 10 s —
+    /// this call blocks meanwhile), clears stale pid files, listens on
+    /// reins.sock and [supervisor] listen (control_socket). Call on the
+    /// loop's thread, before run(). A busy lock fills `*holder` (when given)
+    /// with who holds it.
     Result<void> open(LockInfo* holder = nullptr);
 
     /// Serves until `stop`, a signal (SIGINT/SIGTERM), /v1/shutdown, or an
@@ -100,6 +119,8 @@ private:
     void write_state();
     void check_all_ended();
     void kill_everything();
+    /// What a killed previous supervisor left running, stopped (open()).
+    void stop_survivors();
     static Task<void> run_supervisor(SupervisorHost* self, std::stop_token stop, std::stop_source* then_stop);
     static Task<void> watch_signals(SupervisorHost* self, std::stop_token stop);
     static Task<void> serve(http::Server* server, std::stop_token stop);

@@ -68,12 +68,15 @@ Result<void> SupervisorHost::recreate_state_dir() {
         auto made = make_dirs(paths.dir + sub, 0700);
         if (!made) trouble += "; " + made.error().message();
     }
-    auto listener = UnixListener::listen(paths.sock(), 0600);
-    if (listener) {
-        server_->replace_listener(std::move(*listener));
-    } else {
-        trouble += "; " + listener.error().message() + " (commands cannot reach this supervisor: stop it with kill " +
-                   std::to_string(lock_->info().pid) + ")";
+    if (server_) {
+        auto listener = UnixListener::listen(paths.sock(), 0600);
+        if (listener) {
+            server_->replace_listener(std::move(*listener));
+        } else {
+            trouble += "; " + listener.error().message() +
+                       " (commands cannot reach this supervisor: stop it with kill " +
+                       std::to_string(lock_->info().pid) + ")";
+        }
     }
     for (const auto& s : sup_->status()) {
         if (s.pid <= 0 || !is_active(s.state) || s.state == ServiceState::restarting) continue;

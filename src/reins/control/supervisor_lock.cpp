@@ -139,16 +139,20 @@ Result<void> write_info(int fd, const std::string& path, const LockInfo& info) {
 
 }  // namespace
 
-Result<SupervisorLock> SupervisorLock::acquire(const StatePaths& paths, std::string version, LockInfo* holder) {
+Result<SupervisorLock> SupervisorLock::acquire(const StatePaths& paths, std::string version, LockInfo* holder,
+                                               std::string data) {
     auto fd = lock_file(paths, holder);
     if (!fd) return fail(std::move(fd).error());
+    std::optional<LockInfo> previous = read_info(*fd);
     LockInfo info;
     info.pid = static_cast<int>(::getpid());
     if (auto t = supervisor::process_start_time(::getpid())) info.start_time = *t;
     info.started_at = LogWriter::timestamp(std::chrono::system_clock::now());
     info.version = std::move(version);
+    info.data = std::move(data);
     if (auto w = write_info(*fd, paths.lock(), info); !w) return fail(std::move(w).error());
     SupervisorLock lock(paths, *fd, std::move(info));
+    lock.previous_ = std::move(previous);
     if (auto ok = write_file_atomic(paths.pid(), std::to_string(lock.info_.pid) + "\n", 0600); !ok)
         return fail(std::move(ok).error());  // `lock` releases on the way out
     return lock;
@@ -171,7 +175,10 @@ SupervisorLock::SupervisorLock(StatePaths paths, int fd, LockInfo info)
     : paths_(std::move(paths)), fd_(fd), info_(std::move(info)) {}
 
 SupervisorLock::SupervisorLock(SupervisorLock&& o) noexcept
-    : paths_(std::move(o.paths_)), fd_(std::exchange(o.fd_, -1)), info_(std::move(o.info_)) {}
+    : paths_(std::move(o.paths_)),
+      fd_(std::exchange(o.fd_, -1)),
+      info_(std::move(o.info_)),
+      previous_(std::move(o.previous_)) {}
 
 SupervisorLock& SupervisorLock::operator=(SupervisorLock&& o) noexcept {
     if (this != &o) {
@@ -179,6 +186,7 @@ SupervisorLock& SupervisorLock::operator=(SupervisorLock&& o) noexcept {
         paths_ = std::move(o.paths_);
         fd_ = std::exchange(o.fd_, -1);
         info_ = std::move(o.info_);
+        previous_ = std::move(o.previous_);
     }
     return *this;
 }

@@ -47,6 +47,10 @@ struct LockInfo {
     uint64_t start_time = 0;  ///< /proc/PID/stat field 22: the pid is only trusted with it
     std::string started_at;   ///< "2026-11-22T10:15:03.123Z"
     std::string version;      ///< reins version of the holder
+    /// Free text of the program that holds it (an embedding host's port,
+    /// say), for whoever finds the state directory busy; "" none (then
+    /// omitted from the file).
+    std::string data;
 };
 
 /// The reins.lock of a state dir, held with flock(LOCK_EX) for the supervisor's life.
@@ -58,10 +62,10 @@ public:
     /// supervisor: LockErrc::busy, context "another supervisor (pid 812) is
     /// running on DIR (lock DIR/reins.lock)", and `*holder` (when given)
     /// receives what the lock file says (pid 0 if it says nothing yet).
-    /// On success the lock file is rewritten with our LockInfo and
-    /// reins.pid with our pid.
+    /// On success the lock file is rewritten with our LockInfo (`data`
+    /// included) and reins.pid with our pid.
     static Result<SupervisorLock> acquire(const StatePaths& paths, std::string version,
-                                          LockInfo* holder = nullptr);
+                                          LockInfo* holder = nullptr, std::string data = {});
 
     SupervisorLock(SupervisorLock&& o) noexcept;
     SupervisorLock& operator=(SupervisorLock&& o) noexcept;
@@ -91,6 +95,9 @@ public:
     bool held() const noexcept { return fd_ >= 0; }
     /// What we wrote into reins.lock.
     const LockInfo& info() const noexcept { return info_; }
+    /// What reins.lock said before we took it (read under our lock): the
+    /// last supervisor of the directory, whose survivors may be left.
+    const std::optional<LockInfo>& previous() const noexcept { return previous_; }
     /// The state directory locked.
     const StatePaths& paths() const noexcept { return paths_; }
 
@@ -100,6 +107,7 @@ private:
     StatePaths paths_;
     int fd_ = -1;
     LockInfo info_;
+    std::optional<LockInfo> previous_;
 };
 
 /// What reins.lock says and whether a living supervisor holds it, for

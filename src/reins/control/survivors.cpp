@@ -86,6 +86,12 @@ std::vector<Survivor> find_survivors(const StatePaths& paths) {
     auto snap = read_state(paths);
     // The supervisor that made the ids: reins.lock's holder, else state.json's writer.
     LockInfo who = lock.info ? *lock.info : (snap ? snap->supervisor : LockInfo{});
+    return find_survivors(snap ? std::optional<StateSnapshot>(std::move(*snap)) : std::nullopt, who);
+}
+
+std::vector<Survivor> find_survivors(std::optional<StateSnapshot> snap, const LockInfo& who) {
+    // Our own (an earlier host in this process): its services are its own.
+    if (who.pid == ::getpid()) return {};
     // Still alive a second later (its state directory was moved, and this is
     // the old copy): its processes are supervised, not survivors. One that
     // was just SIGKILLed is gone within milliseconds.

@@ -14,11 +14,13 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "reins/control/state_file.hpp"
 #include "reins/control/state_paths.hpp"
+#include "reins/control/supervisor_lock.hpp"
 #include "reins/supervisor/process_tree.hpp"
 
 namespace reins::control {
@@ -41,6 +43,13 @@ std::vector<Survivor> find_survivors(const StateSnapshot& snap);
 /// supervisor holds the lock, or while the one it names lives on (a state
 /// directory moved away from a running daemon): nothing survived it.
 std::vector<Survivor> find_survivors(const StatePaths& paths);
+
+/// The same for a state directory whose lock the caller holds (so the lock
+/// test above would say "held"): the survivors of `who`, the supervisor
+/// that held it before (SupervisorLock::previous(), else the writer of
+/// `snap`), from its last state.json `snap` and its REINS_INSTANCE tags.
+/// Nothing when `who` is this process or still lives.
+std::vector<Survivor> find_survivors(std::optional<StateSnapshot> snap, const LockInfo& who);
 
 /// Stops survivors like SPEC §5.5 steps 3-5, synchronously (for the CLI):
 /// SIGTERM + SIGCONT to each (by verified ProcessRef), a poll every 10 ms

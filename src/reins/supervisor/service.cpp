@@ -3,6 +3,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <utility>
+
 #include "reins/async/timer.hpp"
 #include "reins/supervisor/instance_id.hpp"
 #include "reins/supervisor/process_tree.hpp"
@@ -73,7 +75,7 @@ Task<Result<void>> Service::restart(std::stop_token stop) {
 
 // ---- state ------------------------------------------------------------------
 
-void Service::transition(ServiceState to, std::string reason) {
+void Service::transition(ServiceState to, std::string reason, EventDetail detail) {
     ServiceEvent e;
     e.service = spec_.name;
     e.from = status_.state;
@@ -94,6 +96,11 @@ void Service::transition(ServiceState to, std::string reason) {
     if (to == ServiceState::stopped || to == ServiceState::failed) status_.port = 0;
     e.health = status_.health;
     e.pid = status_.pid;
+    e.port = status_.port;
+    e.attempt = detail.attempt;
+    e.delay = detail.delay;
+    e.failures = detail.failures ? *detail.failures : policy_.restarts_in_window(e.time);
+    e.status_text = std::move(detail.status_text);
     if (ctx_.events) ctx_.events->publish(e);
 }
 
@@ -124,6 +131,7 @@ Task<void> Service::run(std::stop_token stop) {
         }
         policy_.reset();  // a manual start closes an open circuit
         status_.restarts = 0;
+        restart_attempt_ = 0;
         start_waiters_.push_back(std::move(*cmd));
         co_await active(stop);
     }
@@ -174,10 +182,11 @@ Task<void> Service::active(std::stop_token stop) {
             Error err = std::move(launched).error();
             status_.status_text = err.message();
             // Every start passes through `starting`, even one that could not spawn.
-            transition(ServiceState::starting, "start requested");
+            transition(ServiceState::starting, "start requested",
+                       EventDetail::start_of(std::exchange(restart_attempt_, 0)));
             // A busy port or a bad setting does not go away by retrying.
             if (err.code.category() == port_category() || err.is(Errc::config)) {
-                transition(ServiceState::failed, err.message());
+                transition(ServiceState::failed, err.message(), EventDetail::about(err.message()));
                 answer_waiters(fail(err));
                 co_return;
             }
@@ -191,7 +200,8 @@ Task<void> Service::active(std::stop_token stop) {
             continue;
         }
         std::unique_ptr<Instance> inst = std::move(*launched);
-        transition(ServiceState::starting, "spawned pid " + std::to_string(inst->pid()));
+        transition(ServiceState::starting, "spawned pid " + std::to_string(inst->pid()),
+                   EventDetail::start_of(std::exchange(restart_attempt_, 0)));
         answer_waiters({}, /*spawned_only=*/true);
         if (spec_.ready.kind == ProbeKind::none && spec_.ready.after.count() == 0) {
             // Ready at spawn, decided here rather than by a message: an exit
@@ -212,7 +222,7 @@ Task<void> Service::active(std::stop_token stop) {
             // (Already `stopping` when the service announced STOPPING=1 first.)
             if (status_.state != ServiceState::stopping) transition(ServiceState::stopping, stop_reason(outcome));
         }
-        co_await stop_run(*inst);
+        co_await stop_run(*inst, outcome == Outcome::ended && ending_.kind == EndKind::unhealthy);
         co_await inst->shutdown(Millis(200));
 
         switch (outcome) {
@@ -233,6 +243,7 @@ Task<void> Service::active(std::stop_token stop) {
             transition(ServiceState::stopped, "restart requested");
             policy_.reset();
             status_.restarts = 0;
+            restart_attempt_ = 0;
             continue;
         case Outcome::ended: {
             // After shutdown(): the output still in the pipes is drained by now.

@@ -10,6 +10,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <vector>
@@ -33,6 +34,39 @@ struct ServiceContext {
     std::shared_ptr<const std::vector<std::string>> base_env;
     /// Human lines about the services ("web: stop.pre: refused"); may be empty.
     std::function<void(const std::string&)> say;
+};
+
+/// What an event says beyond its states and reason (see ServiceEvent).
+struct EventDetail {
+    int attempt = 0;
+    Millis delay{0};
+    std::optional<int> failures;  ///< unset: the restarts counted in the window now
+    std::string status_text;
+
+    /// An event about a text: STATUS=, or why the service failed.
+    static EventDetail about(std::string status_text) {
+        EventDetail d;
+        d.status_text = std::move(status_text);
+        return d;
+    }
+    /// The start of restart `attempt` (0: not a restart).
+    static EventDetail start_of(int attempt) {
+        EventDetail d;
+        d.attempt = attempt;
+        return d;
+    }
+    /// The ending a restart decision follows: restart n after a delay, or
+    /// the circuit opening (no attempt then); `why` it ended.
+    static EventDetail ending(const RestartDecision& decision, std::string why) {
+        EventDetail d;
+        if (decision.action == RestartDecision::Action::restart) {
+            d.attempt = decision.attempt;
+            d.delay = decision.delay;
+        }
+        d.failures = decision.attempt;
+        d.status_text = std::move(why);
+        return d;
+    }
 };
 
 class Service {
@@ -75,8 +109,10 @@ private:
     Task<void> active(std::stop_token stop);
     /// Handles messages while a run is alive; sets ending_ when it ended by itself.
     Task<Outcome> watch(Instance& inst, std::stop_token stop);
-    /// Stops every process of the run (SPEC §5.5).
-    Task<void> stop_run(Instance& inst);
+    /// Stops every process of the run (docs/engine.md, "stop_instance"). After
+    /// a liveness failure the hooks (stop.pre, stop.http) are skipped unless
+    /// stop.hooks_when_unhealthy asks for them.
+    Task<void> stop_run(Instance& inst, bool liveness_failure);
     /// The transition that starts an ending: `restarting`, or `stopping`
     /// when the policy lets the service stay stopped.
     void begin_ending(const RestartDecision& d);
@@ -86,7 +122,7 @@ private:
     /// The run's port: the last one while it is free (sticky), else a new one.
     Result<int> choose_port() const;
     Result<std::unique_ptr<Instance>> launch();
-    void transition(ServiceState to, std::string reason);
+    void transition(ServiceState to, std::string reason, EventDetail detail = {});
     void answer_waiters(const Result<void>& r, bool spawned_only = false);
     static std::string stop_reason(Outcome o);
 
@@ -101,6 +137,7 @@ private:
     int sticky_port_ = 0;           // the last run's port, kept across restarts (0 after a stop)
     Ending ending_;                 // how the last run ended by itself
     std::string end_reason_;        // …in words ("exit 3", "not ready within 30s")
+    int restart_attempt_ = 0;       // the restart under way (0: none, or a manual start)
     // Start commands waiting for running (or spawned) and the pending stop replies.
     std::vector<Command> start_waiters_;
     std::vector<Command> stop_waiters_;

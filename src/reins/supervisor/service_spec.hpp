@@ -71,6 +71,11 @@ struct StopSpec {
     std::optional<HttpAction> http;  ///< step 2: graceful shutdown request
     int signal = SIGTERM;            ///< step 3
     Millis timeout{10000};           ///< grace from step 1 until SIGKILL
+    /// A restart after a liveness failure (health probes failed past their
+    /// threshold, a missed watchdog) skips steps 1 and 2 — a hung service
+    /// answers neither, and waiting out their deadlines only delays its
+    /// restart — unless this is set. Manual stops and restarts run them.
+    bool hooks_when_unhealthy = false;
 };
 
 /// `logs`: where the output goes (used by the log writer the sink feeds).

@@ -47,6 +47,18 @@ struct ServiceEvent {
     std::string reason;                         ///< "ready (tcp 127.0.0.1:8000)", "exit 3", "stop requested"
     std::chrono::steady_clock::time_point time;  ///< monotonic
     int pid = 0;                                ///< the main pid at the time (0: none)
+    int port = 0;                               ///< the service's port at the time (0: none)
+    /// A transition to `restarting`, or the `starting` that follows its
+    /// backoff: which restart this is within the window, from 1; else 0.
+    int attempt = 0;
+    /// A transition to `restarting`: the backoff before the next start.
+    std::chrono::milliseconds delay{0};
+    /// The endings counted toward the circuit breaker at the time (the
+    /// restarts within restart.window, and the one that opened it).
+    int failures = 0;
+    /// The sd_notify STATUS= text when the event is about it, or why the
+    /// service failed (restarting, failed, unhealthy); else empty.
+    std::string status_text;
 };
 
 /// While a stop waits for a process of the service to exit: which one, and

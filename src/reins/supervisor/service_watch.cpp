@@ -88,7 +88,7 @@ Task<Service::Outcome> Service::watch(Instance& inst, std::stop_token stop) {
             if (inst.stop_announced()) break;  // stopping by itself: its exit is near, not a failure
             status_.health = Health::unhealthy;
             status_.status_text = e->detail;
-            transition(status_.state, "unhealthy: " + e->detail);
+            transition(status_.state, "unhealthy: " + e->detail, EventDetail::about(e->detail));
             ending_ = Ending{EndKind::unhealthy};
             end_reason_ = "unhealthy: " + e->detail;
             co_return Outcome::ended;
@@ -102,7 +102,10 @@ Task<Service::Outcome> Service::watch(Instance& inst, std::stop_token stop) {
             status_.status_text = "health probe failed: " + e->detail;
             break;
         case K::status_text:
+            // An event of its own: a host shows the service's words as they come.
             status_.status_text = inst.take_status_text();
+            transition(status_.state, "STATUS=" + status_.status_text,
+                       EventDetail::about(status_.status_text));
             break;
         case K::stopping:
             if (status_.state != ServiceState::starting && status_.state != ServiceState::running) break;
@@ -122,8 +125,15 @@ Task<Service::Outcome> Service::watch(Instance& inst, std::stop_token stop) {
     }
 }
 
-Task<void> Service::stop_run(Instance& inst) {
-    auto report = co_await stop_instance(inst, spec_.stop, &status_.stop_wait);
+Task<void> Service::stop_run(Instance& inst, bool liveness_failure) {
+    StopSpec steps = spec_.stop;
+    if (liveness_failure && !steps.hooks_when_unhealthy) {
+        // A hung service answers no request: straight to the signal.
+        steps.pre.reset();
+        steps.pre_exec.clear();
+        steps.http.reset();
+    }
+    auto report = co_await stop_instance(inst, std::move(steps), &status_.stop_wait);
     status_.stopped_by = report.step;
     if (auto st = inst.exit_status()) status_.last_exit = last_exit_of(*st);  // the main pid's (MAINPID=)
     if (ctx_.say)
@@ -138,11 +148,15 @@ void Service::begin_ending(const RestartDecision& d) {
         // (Already `stopping` after the service's own STOPPING=1.)
         if (status_.state != ServiceState::stopping) transition(ServiceState::stopping, end_reason_);
     } else if (d.action == A::give_up) {
-        transition(ServiceState::restarting, end_reason_);
+        // No restart follows: the circuit opens (`failed` comes next).
+        transition(ServiceState::restarting, end_reason_,
+                   EventDetail::ending(d, end_reason_));
     } else {
-        transition(ServiceState::restarting, end_reason_ + "; restart " + std::to_string(d.attempt) + "/" +
-                                                 std::to_string(spec_.restart.max_restarts) + " in " +
-                                                 human_duration(d.delay));
+        restart_attempt_ = d.attempt;
+        transition(ServiceState::restarting,
+                   end_reason_ + "; restart " + std::to_string(d.attempt) + "/" +
+                       std::to_string(spec_.restart.max_restarts) + " in " + human_duration(d.delay),
+                   EventDetail::ending(d, end_reason_));
     }
 }
 
@@ -156,9 +170,10 @@ Task<bool> Service::after_ending(RestartDecision d, std::stop_token stop) {
     }
     if (d.action == A::give_up) {
         status_.status_text = end_reason_;
-        transition(ServiceState::failed, "more than " + std::to_string(spec_.restart.max_restarts) +
-                                             " restarts within " + human_duration(spec_.restart.window) +
-                                             "; last: " + end_reason_);
+        transition(ServiceState::failed,
+                   "more than " + std::to_string(spec_.restart.max_restarts) + " restarts within " +
+                       human_duration(spec_.restart.window) + "; last: " + end_reason_,
+                   EventDetail::ending(d, end_reason_));
         answer_waiters(fail(Errc::spawn_failed, spec_.name + " failed: " + end_reason_));
         co_return false;
     }
@@ -195,6 +210,7 @@ Task<bool> Service::after_ending(RestartDecision d, std::stop_token stop) {
         if (cmd->kind == Command::Kind::restart) {
             policy_.reset();
             status_.restarts = 0;
+            restart_attempt_ = 0;
         }
         start_waiters_.push_back(std::move(*cmd));  // start now, answer once running
         break;

@@ -17,9 +17,9 @@ import sys
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from reins_harness import (FIXTURE, REINS, alive, api_config, check, daemons_of, env_for, main, port_free, read,
-                           ready_lines, reins, service, show, start_ok, start_time, starts_recorded, state_json,
-                           status_json, supervisor_pid, track, wait_for, wait_gone, write)
+from reins_harness import (FIXTURE, READY_RX, REINS, alive, api_config, check, daemons_of, env_for, main, port_free,
+                           read, ready_lines, reins, run_fg, service, show, start_ok, start_time, starts_recorded,
+                           state_json, status_json, supervisor_pid, track, wait_for, wait_gone, write)
 
 
 def test_concurrent_start(d):
@@ -119,6 +119,25 @@ def test_start_after_killed_supervisor(d):
     check("api" in ready2 and ready2["api"][1] != pid, f"a new service process: {r.stderr!r}")
     r, doc = status_json(d)
     check(r.returncode == 0 and len(daemons_of(os.path.join(d, ".reins"))) == 1, f"one supervisor: {show(r)}")
+
+
+def test_run_after_killed_supervisor(d):
+    api_config(d)
+    r, ready = start_ok(d)
+    if not check("api" in ready, f"started: {r.stderr!r}"):
+        return
+    port, pid = ready["api"]
+    kill_supervisor(d)
+    fg = run_fg(["run"], d)
+    m = fg.wait_line(READY_RX, 30)
+    check(m is not None, f"reins run after SIGKILL of the supervisor: ready: {fg.stderr_text()!r}")
+    if m:
+        track(int(m.group(3)))
+    check(not alive(pid), f"reins run stopped the survivor {pid} first")
+    check(f"stopping api pid {pid}" in fg.stderr_text() and "left by a supervisor that is gone" in fg.stderr_text(),
+          f"and said so: {fg.stderr_text()!r}")
+    fg.signal(signal.SIGTERM)
+    check(fg.wait(30) == 0, f"reins run exits 0 on SIGTERM: {fg.stderr_text()!r}")
 
 
 def test_survivor_with_no_record_is_found(d):

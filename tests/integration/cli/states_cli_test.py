@@ -60,17 +60,34 @@ def test_a_crash_restarts_on_the_same_port(d):
     if not check("api" in ready, "api started"):
         return
     port = ready["api"][0]
+    ev = EventStream(d)
+    check(ev.started(), "the events stream starts")
 
     def restarted():
         _, doc = status_json(d)
         s = service(doc, "api")
         return s if s and s.get("restarts", 0) >= 1 and s.get("state") == "running" else None
 
-    check(wait_for(lambda: restarted() is not None, 15), "api crashed and runs again")
-    s = restarted()
-    if s:
-        track(s["pid"])
-        check(s["port"] == port, f"the restart after a crash keeps port {port}: {s}")
+    try:
+        check(wait_for(lambda: restarted() is not None, 15), "api crashed and runs again")
+        s = restarted()
+        if s:
+            track(s["pid"])
+            check(s["port"] == port, f"the restart after a crash keeps port {port}: {s}")
+        # The restarting event says as fields which restart, after what
+        # backoff (50 ms ± the default 10 % jitter), and the failures counted.
+        check(wait_for(lambda: [e for e in ev.events() if e.get("to") == "restarting"], 10), "a restarting event")
+        rs = [e for e in ev.events() if e.get("service") == "api" and e.get("to") == "restarting"]
+        if check(rs, f"api's restarting event: {ev.events()}"):
+            e = rs[0]
+            check(e.get("attempt") == 1 and e.get("failures") == 1, f"restart 1, one failure counted: {e}")
+            check(isinstance(e.get("delay_ms"), int) and 40 <= e["delay_ms"] <= 60, f"backoff ~50 ms: {e}")
+            check(e.get("port") == port and e.get("status_text") == "exit 3", f"port {port}, why it ended: {e}")
+        after = [e for e in ev.events() if e.get("service") == "api" and e.get("from") == "restarting"
+                 and e.get("to") == "starting"]
+        check(after and after[0].get("attempt") == 1, f"the start after the backoff is restart 1: {after}")
+    finally:
+        ev.close()
 
 
 def test_every_transition_is_an_edge_of_the_diagram(d):

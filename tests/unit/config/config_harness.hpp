@@ -108,6 +108,7 @@ inline void check_same(const supervisor::ServiceSpec& got, const supervisor::Ser
     }
     CHECK(got.stop.signal == want.stop.signal);
     CHECK(got.stop.timeout == want.stop.timeout);
+    CHECK(got.stop.hooks_when_unhealthy == want.stop.hooks_when_unhealthy);
     CHECK(got.logs.file == want.logs.file);
     CHECK(got.logs.max_size == want.logs.max_size);
     CHECK(got.logs.keep == want.logs.keep);

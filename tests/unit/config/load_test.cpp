@@ -217,6 +217,7 @@ logs = { max_size = 1048576, keep = 0 }
 command = "b"
 port = "9000-9010"
 stop.signal = 1
+stop.hooks_when_unhealthy = true
 logs.max_size = "1.5KB"
 health = { watchdog = "10s" }
 ready = { after = "1m30s" }
@@ -235,11 +236,13 @@ restart.backoff.multiplier = 3
     CHECK(a.stop.signal == SIGINT);
     CHECK(a.stop.timeout == 0ms);
     CHECK(a.stop.pre_exec == "sync");
+    CHECK_FALSE(a.stop.hooks_when_unhealthy);
     CHECK(a.logs.max_size == 1048576u);
     CHECK(a.logs.keep == 0);
     const auto& b = cfg.services.at(1);
     CHECK(b.port == PortSpec::port_range(9000, 9010));
     CHECK(b.stop.signal == SIGHUP);
+    CHECK(b.stop.hooks_when_unhealthy);
     CHECK(b.logs.max_size == 1500u);
     CHECK(b.health.kind == ProbeKind::watchdog);
     CHECK(b.health.watchdog == 10s);
@@ -268,7 +271,8 @@ TEST_CASE("the effective config printed by check loads back to the same config")
     TempDir dir;
     dir.write(".env", "SECRET=\"a b\\n\"\n");
     dir.write("backend/.keep", "");
-    for (const char* text : {kSpecExample, "version = 1\n[service.\"a.b\"]\ncommand = [\"x\", \"\\u0001\"]\nready.after = \"1s\"\n"}) {
+    for (const char* text : {kSpecExample, "version = 1\n[service.\"a.b\"]\ncommand = [\"x\", \"\\u0001\"]\nready.after = \"1s\"\n",
+                             "version = 1\n[service.a]\ncommand = \"a\"\nstop.hooks_when_unhealthy = true\n"}) {
         Config first = load_ok(dir, text);
         std::string printed = reins::config::to_toml(reins::config::to_document(first, reins::config::EmitMode::effective));
         Config second = load_ok(dir, printed);

@@ -372,6 +372,38 @@ TEST_SUITE("state") {
         remove_pid_file(paths, "web");  // already gone: fine
     }
 
+    TEST_CASE("the lock carries the holder's own data, read back by whoever finds it busy") {
+        TempDir tmp;
+        StatePaths paths{tmp.path + "/.reins"};
+        {
+            auto plain = SupervisorLock::acquire(paths, "1.0");
+            REQUIRE_MESSAGE(plain.has_value(), plain.error().message());
+            auto j = nlohmann::json::parse(slurp(paths.lock()));
+            CHECK_FALSE(j.contains("data"));  // omitted when empty
+            CHECK_FALSE(plain->previous().has_value());  // a new lock file said nothing
+        }
+        auto lock = SupervisorLock::acquire(paths, "1.0", nullptr, "port 8123");
+        REQUIRE_MESSAGE(lock.has_value(), lock.error().message());
+        CHECK(lock->info().data == "port 8123");
+        auto j = nlohmann::json::parse(slurp(paths.lock()));
+        CHECK(j["data"] == "port 8123");
+        // What the file said before: the previous holder (this process, released).
+        REQUIRE(lock->previous().has_value());
+        CHECK(lock->previous()->pid == ::getpid());
+        CHECK(lock->previous()->data.empty());
+
+        LockInfo holder;
+        auto busy = SupervisorLock::acquire(paths, "1.0", &holder, "port 9999");
+        REQUIRE_FALSE(busy.has_value());
+        CHECK(busy.error().code == LockErrc::busy);
+        CHECK(holder.pid == ::getpid());
+        CHECK(holder.data == "port 8123");
+        auto state = inspect_lock(paths);
+        REQUIRE(state.info.has_value());
+        CHECK(state.info->data == "port 8123");
+        CHECK(nlohmann::json::parse(slurp(paths.lock()))["data"] == "port 8123");  // the loser wrote nothing
+    }
+
     TEST_CASE("state.json round trip, missing file, garbage, wrong types") {
         TempDir tmp;
         StatePaths paths{tmp.path};
@@ -381,7 +413,7 @@ TEST_SUITE("state") {
         CHECK(missing.error().message().find(paths.state()) != std::string::npos);
 
         StateSnapshot snap;
-        snap.supervisor = LockInfo{812, 123456789012ull, "2026-11-22T10:15:03.123Z", "0.1.0"};
+        snap.supervisor = LockInfo{812, 123456789012ull, "2026-11-22T10:15:03.123Z", "0.1.0", "port 8123"};
         snap.config = "/home/u/app/reins.toml";
         snap.services.push_back(ServiceRecord{"web", "running", "healthy", 4242, 987654321ull, 5173, 2, "id-web",
                                               "2026-11-22T10:15:04.000Z", "exit 3", "serving"});
@@ -392,6 +424,7 @@ TEST_SUITE("state") {
         REQUIRE_MESSAGE(back.has_value(), back.error().message());
         CHECK(to_json(*back) == to_json(snap));
         CHECK(back->supervisor.start_time == 123456789012ull);
+        CHECK(back->supervisor.data == "port 8123");
         REQUIRE(back->services.size() == 2);
         CHECK(back->services[0].pid_start_time == 987654321ull);
         CHECK(back->services[0].status_text == "serving");
