@@ -55,6 +55,7 @@ SupervisorHost::SupervisorHost(HostOptions options) : options_(std::move(options
     so.notify_dir = options_.paths.notify();
     so.say = [this](const std::string& line) { note(line); };
     so.subreaper = options_.subreaper;
+    so.base_env = options_.base_env;
     sup_ = std::make_unique<supervisor::Supervisor>(std::move(so));
     ControlInfo info;
     info.version = options_.version;

@@ -53,6 +53,8 @@ struct HostOptions {
     bool exit_when_idle_after_failure = false;
     /// Make this process a child subreaper (the reins executable does).
     bool subreaper = true;
+    /// The environment services inherit; empty: this process's.
+    std::vector<std::string> base_env;
     /// Watch SIGINT/SIGTERM/SIGHUP (shut down on the first; a second SIGINT
     /// kills). false: no signal watcher at all, the process's handlers stay
     /// as the host set them.

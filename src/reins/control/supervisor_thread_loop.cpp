@@ -160,10 +160,10 @@ Outcome Reins::open() {
     ho.say = [this](const std::string& line) { note(line); };
     ho.subreaper = o.subreaper;
     // MERGE ho.keeper = o.keeper;
-    // MERGE ho.signals = false;
-    // MERGE ho.control_socket = o.control_socket;
-    // MERGE ho.lock_data = o.lock_data;
-    // MERGE ho.base_env = o.base_env;
+    ho.signals = false;
+    ho.control_socket = o.control_socket;
+    ho.lock_data = o.lock_data;
+    ho.base_env = o.base_env;
     host_ = std::make_unique<SupervisorHost>(std::move(ho));
     LockInfo holder;
     auto opened = host_->open(&holder);
@@ -172,7 +172,7 @@ Outcome Reins::open() {
         out.code = 3;
         out.kind = opened.error().code == LockErrc::busy ? "busy" : "failed";
         out.message = opened.error().message();
-        // MERGE if (!holder.data.empty()) out.message += " (its data: " + holder.data + ")";
+        if (!holder.data.empty()) out.message += " (its data: " + holder.data + ")";
         out.hint = out.kind == "busy" ? "stop that host first, or give this one another state_dir"
                                       : "check that " + o.state_dir + " can be created and written by this user";
         return out;
