@@ -244,6 +244,40 @@ TEST_CASE("a callback that blocks is reported, and supervision resumes after it"
     CHECK(t->stop({}, 10s));
 }
 
+TEST_CASE("with a state directory: one host per folder, state.json, no control socket unless asked") {
+    char tmpl[] = "/tmp/reins-thread-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    const std::string dir = std::string(tmpl) + "/state";
+    {
+        SupervisorThread::Options o;
+        o.state_dir = dir;
+        o.lock_data = "window 7, port 8765";
+        auto first = open_ok(o);
+        REQUIRE(first->add(sh("api", "exec sleep 30")));
+        REQUIRE(first->start({"api"}, 10s));
+        CHECK(std::filesystem::exists(dir + "/state.json"));
+        CHECK(std::filesystem::exists(dir + "/pids/api.pid"));
+        CHECK_FALSE(std::filesystem::exists(dir + "/reins.sock"));
+
+        Outcome busy;
+        auto second = SupervisorThread::open(o, &busy);
+        CHECK_FALSE(second);
+        CHECK(busy.code == 3);
+        CHECK(busy.kind == "busy");
+        CHECK(busy.message.find("pid " + std::to_string(::getpid())) != std::string::npos);
+        CHECK(busy.message.find("window 7, port 8765") != std::string::npos);
+        CHECK(first->status().services[0].state == ServiceState::running);  // the first one is untouched
+    }
+    {
+        SupervisorThread::Options o;
+        o.state_dir = dir;
+        o.control_socket = true;
+        auto again = open_ok(o);  // the lock was released when the first was destroyed
+        CHECK(std::filesystem::exists(dir + "/reins.sock"));
+    }
+    std::filesystem::remove_all(tmpl);
+}
+
 TEST_CASE("destroying the handle stops every service; calls after shutdown fail, never crash") {
     auto t = open_ok();
     REQUIRE(t->add(sh("a", "exec sleep 30")));
