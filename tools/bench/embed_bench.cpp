@@ -12,7 +12,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <dirent.h>
+#include <cctype>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -51,6 +53,26 @@ long other_threads_switches() {
     return total;
 }
 
+// RSS (kB) per mapping name ("[heap]", "/usr/lib/.../libuv.so.1", "[anon]").
+std::map<std::string, long> rss_by_mapping() {
+    std::map<std::string, long> out;
+    std::ifstream f("/proc/self/smaps");
+    std::string line, name;
+    while (std::getline(f, line)) {
+        if (!line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) && line.find('-') < 16) {
+            std::istringstream ss(line);
+            std::string range, perms, off, dev, inode;
+            ss >> range >> perms >> off >> dev >> inode;
+            std::getline(ss, name);
+            name.erase(0, name.find_first_not_of(' '));
+            if (name.empty()) name = "[anon]";
+        } else if (line.rfind("Rss:", 0) == 0) {
+            out[name] += std::strtol(line.c_str() + 4, nullptr, 10);
+        }
+    }
+    return out;
+}
+
 double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
 void report(const char* what, std::vector<double> v, const char* unit, double scale) {
@@ -78,6 +100,7 @@ int main(int argc, char** argv) {
 
     const long rss0 = kb("/proc/self/status", "VmRSS"), pss0 = kb("/proc/self/smaps_rollup", "Pss");
     const long threads0 = threads();
+    const auto maps0 = rss_by_mapping();
 
     SupervisorThread::Options o;
     o.queue_events = true;
@@ -103,6 +126,17 @@ int main(int argc, char** argv) {
     std::printf("host before reins: RSS %ld kB, PSS %ld kB, %ld thread(s)\n", rss0, pss0, threads0);
     std::printf("with reins + 1 idle service: RSS %ld kB (+%ld), PSS %ld kB (+%ld), %ld threads (+%ld)\n", rss1,
                 rss1 - rss0, pss1, pss1 - pss0, threads(), threads() - threads0);
+
+    // Where the added memory is: the mappings that grew most.
+    std::vector<std::pair<long, std::string>> grown;
+    for (const auto& [name, kb1] : rss_by_mapping()) {
+        auto it = maps0.find(name);
+        long d = kb1 - (it == maps0.end() ? 0 : it->second);
+        if (d > 0) grown.emplace_back(d, name);
+    }
+    std::sort(grown.rbegin(), grown.rend());
+    for (std::size_t i = 0; i < grown.size() && i < 10; ++i)
+        std::printf("  +%5ld kB  %s\n", grown[i].first, grown[i].second.c_str());
 
     const long sw0 = other_threads_switches();
     std::this_thread::sleep_for(std::chrono::seconds(idle_s));
