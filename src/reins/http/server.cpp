@@ -96,13 +96,13 @@ Task<Result<void>> send_all(Stream* s, std::string data, milliseconds timeout, s
     co_return w;
 }
 
-Task<void> linger_close(Stream* s, std::stop_token stop) {
+Task<void> linger_close(Stream* s, std::stop_token stop, milliseconds linger) {
     if (!*s) co_return;
     uv_os_fd_t fd = -1;
     // Every write has completed (send_all awaits them), so shutting the
     // socket behind libuv's back cannot cut one short.
     if (uv_fileno(reinterpret_cast<const uv_handle_t*>(s->uv()), &fd) == 0) ::shutdown(fd, SHUT_WR);
-    const auto until = Clock::now() + linger_time;
+    const auto until = Clock::now() + std::min(linger, linger_time);
     std::size_t drained = 0;
     while (drained < linger_bytes && !stop.stop_requested()) {
         milliseconds left = left_until(until);
@@ -190,7 +190,7 @@ Task<void> Server::run(std::stop_token stop) {
                 if (spare && still_out) {
                     ++refusing_;
                     std::string why = "reins cannot serve this request: " + open_file_limit_hint(code);
-                    scope.spawn(refuse(this, std::move(*spare), std::move(why), scope.token()));
+                    scope.spawn(refuse(this, std::move(*spare), std::move(why), true, scope.token()));
                     continue;
                 }
                 if (spare) {
@@ -213,7 +213,7 @@ Task<void> Server::run(std::stop_token stop) {
             scope.spawn(serve_connection(this, std::move(*c), scope.token()));
         } else if (refusing_ < cap) {
             ++refusing_;
-            scope.spawn(refuse(this, std::move(*c), "too many connections", scope.token()));
+            scope.spawn(refuse(this, std::move(*c), "too many connections", false, scope.token()));
         }
         // else: the connection closes here, unanswered
     }
@@ -228,7 +228,7 @@ void Server::replace_listener(UnixListener listener) {
     ++listener_generation_;
 }
 
-Task<void> Server::refuse(Server* self, Stream sock, std::string reason, std::stop_token stop) {
+Task<void> Server::refuse(Server* self, Stream sock, std::string reason, bool reserve, std::stop_token stop) {
     struct Count {
         Server* s;
         ~Count() {
@@ -241,7 +241,10 @@ Task<void> Server::refuse(Server* self, Stream sock, std::string reason, std::st
     const detail::Framing closing{false, false, false};
     std::string bytes = detail::serialize_response(busy, closing);
     auto w = co_await detail::send_all(&sock, std::move(bytes), self->options_.write_timeout, stop);
-    if (w) co_await detail::linger_close(&sock, stop);
+    // A client that sent its request has it drained by now; one that stays
+    // silent must not hold the reserve for the others waiting behind it.
+    const milliseconds linger = reserve ? milliseconds(50) : milliseconds(1000);
+    if (w) co_await detail::linger_close(&sock, stop, linger);
 }
 
 Task<void> Server::serve_connection(Server* self, Stream sock, std::stop_token stop) {

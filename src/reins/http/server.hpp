@@ -89,7 +89,8 @@ private:
     Task<Result<Stream>> accept(std::stop_token stop);
     static Task<void> serve_connection(Server* self, Stream sock, std::stop_token stop);
     // Answers 503 with `reason` (and Retry-After: 1) and closes.
-    static Task<void> refuse(Server* self, Stream sock, std::string reason, std::stop_token stop);
+    // `reserve`: the client holds the reserve descriptor's place.
+    static Task<void> refuse(Server* self, Stream sock, std::string reason, bool reserve, std::stop_token stop);
     // The reserve descriptor (/dev/null, close-on-exec): closed to accept one
     // client when the process is out of descriptors, so that the client gets
     // 503 naming the open-file limit rather than a reset. Reopen: false
