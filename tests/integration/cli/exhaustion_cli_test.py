@@ -219,6 +219,12 @@ def freeze_then_kill(record, tag):
     """Whatever reins left of a re-forking chain: SIGSTOP every live process
     (the recorded pids and those carrying `tag`, each checked for the tag)
     until a look finds none new, then SIGKILL them all, by pid."""
+    if not tag:  # the test failed before it learned the tag: a recorded member carries it
+        for p in {int(p) for p in (read(record, "") or "").split()}:
+            found = instance_of(p) if alive(p) else None
+            if found and found.startswith("REINS_INSTANCE=reforker."):
+                tag = found
+                break
     held = {}
     for _ in range(100):
         pids = {int(p) for p in (read(record, "") or "").split()} | set(carrying(tag) if tag else [])
