@@ -131,9 +131,10 @@ Task<bool> wait_all_gone(Instance& inst, StopTargets& targets, Clock::time_point
 // nothing that was not held already — a stopped process cannot fork (a fork
 // racing a group SIGSTOP is undone by the kernel), so a tree that keeps
 // forking replacements is held still — then SIGKILL to all of it at once.
-// Processes outside the group are stopped the moment a scan reads them: a
-// replacement forked just before gets a higher pid, which the same pass
-// reaches later. Returns what was sent SIGKILL.
+// Processes outside the group are stopped the moment a scan reads them, so
+// the time a scan takes is no time to fork in; a replacement forked just
+// before its parent's SIGSTOP is found by the next round. Returns what was
+// sent SIGKILL.
 std::vector<ProcessRef> freeze_and_kill(StopTargets& targets) {
     const bool group_held = targets.signal_group(SIGSTOP);
     std::vector<ProcessRef> held;
