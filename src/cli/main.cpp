@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/cli.hpp"
+#include "reins/async/fd_limit.hpp"
 #include "reins/config/text.hpp"
 
 #ifndef REINS_VERSION
@@ -147,6 +148,10 @@ int main(int argc, char** argv) {
     // (`reins check | head`) is an error, not death.
     uv_disable_stdio_inheritance();
     std::signal(SIGPIPE, SIG_IGN);
+    // A supervisor holds descriptors for every service: take the whole hard
+    // open-file limit, as systemd does (docs/cli.md, "Open-file limit").
+    // Services inherit it. Failing to raise it is no reason not to run.
+    (void)reins::raise_open_file_limit();
     std::vector<std::string> args(argv + 1, argv + argc);
     return reins::cli::dispatch(args);
 }

@@ -41,6 +41,14 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 
 int report_error(const control::ControlReply& reply, Output& out) {
     const json& b = reply.body;
+    // The HTTP layer's own refusals (503 out of descriptors or connections,
+    // 4xx for a bad request) carry a plain message.
+    if (b.is_object() && b.contains("error") && b["error"].is_string()) {
+        out.error("the supervisor refused the request (" + std::to_string(reply.status) + "): " +
+                      b["error"].get<std::string>(),
+                  reply.status == 503 ? "try again once it has descriptors or connections to spare" : "");
+        return exit_failure;
+    }
     if (!b.is_object() || !b.contains("error") || !b["error"].is_object()) {
         out.error("the supervisor answered " + std::to_string(reply.status) + " without an explanation",
                   "see .reins/logs/reins.log");

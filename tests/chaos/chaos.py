@@ -16,6 +16,7 @@ through the integration harness's cleanup.
 import json
 import os
 import random
+import resource
 import shutil
 import signal
 import socket
@@ -31,6 +32,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration", "cli"))
 import reins_harness as h  # noqa: E402  (reads REINS and FIXTURE from argv[1:3])
 from reins_harness import (FIXTURE, alive, ours, port_free, reins, rss_kib, run_fg, show, supervisor_pid,  # noqa: E402
                            toml_cmd, wait_for, write)
+import exhaustion_cli_test as exhaustion  # noqa: E402  (the re-forking service and its freeze-then-kill)
 
 PY = sys.executable
 
@@ -313,6 +315,69 @@ def hostile_output(d, rng, r):
     return nothing_left(r, d)
 
 
+def fd_exhaustion(d, rng, r):
+    """The daemon under RLIMIT_NOFILE 64 (soft and hard) run out of
+    descriptors by a random number of idle clients: `status` and a `start`
+    are answered (served, or refused naming the limit), never reset; once
+    the clients are gone `stop` leaves nothing."""
+    limit = 64
+
+    def low_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
+    res = reins(["start", "--name", "s0", "--", "sleep", "1000"], d, timeout=60, preexec=low_limit)
+    if not r.expect(res.returncode == 0, f"start: {show(res)}"):
+        return []
+    sup = supervisor_pid(state_dir(d))
+    path = os.path.join(state_dir(d), "reins.sock")
+    idle = []
+    try:
+        for _ in range(rng.randint(limit // 2, limit + 16)):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            idle.append(s)
+            s.connect(path)
+        time.sleep(rng.uniform(0, 0.5))
+        named = f"RLIMIT_NOFILE {limit}"
+        for args in (["status"], ["start", "--name", "s1", "--", "sleep", "1000"]):
+            res = reins(args, d, timeout=60)
+            r.expect((res.returncode == 0 or named in res.stderr) and "reset" not in res.stderr,
+                     f"{args[0]}: answered (done, or refused naming the limit), never reset: {show(res)}")
+    finally:
+        for s in idle:
+            s.close()
+    r.expect(bool(sup) and alive(sup), "the daemon survived")
+    res = reins(["stop"], d, timeout=60)
+    r.expect(res.returncode == 0, f"stop once the clients are gone: {show(res)}")
+    return nothing_left(r, d)
+
+
+def refork_stop(d, rng, r):
+    """A service whose processes keep forking replacements (rate-limited,
+    each in a session of its own, deaf to SIGTERM) stopped at a random
+    instant with stop.timeout 1s: done within 4 s, none of its pids alive."""
+    script = write(d, "reforker.py", exhaustion.REFORKER)
+    record = os.path.join(d, "record")
+    tag = None
+    try:
+        res = reins(["start", "--name", "reforker", "--ready", "log:^armed$", "--stop-timeout", "1s", "--",
+                     PY, script, record, "6", str(rng.randint(8, 16))], d, timeout=60)
+        ready = h.ready_lines(res.stderr)
+        if not r.expect(res.returncode == 0 and "reforker" in ready, f"start: {show(res)}"):
+            return []
+        tag = exhaustion.instance_of(ready["reforker"][1])
+        time.sleep(rng.uniform(0.1, 0.8))
+        t0 = time.monotonic()
+        res = reins(["stop"], d, timeout=60)
+        took = time.monotonic() - t0
+        r.expect(res.returncode == 0 and took < 4, f"stop: exit 0 within 4 s ({took:.1f}s): {show(res)}")
+        pids = {int(p) for p in (h.read(record, "") or "").split()}
+        living = [p for p in pids if alive(p) and exhaustion.instance_of(p) == tag]
+        r.expect(not living, f"recorded pids alive after the stop: {living}")
+        return nothing_left(r, d)
+    finally:
+        exhaustion.freeze_then_kill(record, tag)
+
+
 # name, function, expected to hold (CI fails on a failure only where True)
 SCENARIOS = [
     ("daemon-sigkill", daemon_sigkill, True),
@@ -323,6 +388,8 @@ SCENARIOS = [
     ("racing-commands", racing_commands, True),
     ("hostile-output", hostile_output, True),
     ("state-dir-removed", state_dir_removed, True),
+    ("fd-exhaustion", fd_exhaustion, True),
+    ("refork-stop", refork_stop, True),
 ]
 
 

@@ -2,6 +2,8 @@
 
 #include <uv.h>
 
+#include "reins/async/fd_limit.hpp"
+
 namespace reins {
 namespace {
 
@@ -49,6 +51,11 @@ const std::error_category& libuv_category() noexcept {
 
 std::string Error::message() const {
     std::string m = code.message();
+    // Out of descriptors: say which limit and what to do, wherever it happened.
+    if (code.category() == libuv_category()) {
+        std::string hint = open_file_limit_hint(code.value());
+        if (!hint.empty()) m += "; " + hint;
+    }
     return context.empty() ? m : context + ": " + m;
 }
 

@@ -2,7 +2,13 @@
 
 #include <netinet/in.h>
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <memory>
+#include <optional>
+
+#include "reins/async/accept_socket.hpp"
 
 #include "reins/async/tcp.hpp"
 #include "reins/async/when.hpp"
@@ -125,49 +131,80 @@ Task<Result<Stream>> tcp_connect(Endpoint ep, std::chrono::milliseconds timeout,
 // ---- listen / accept --------------------------------------------------------------
 
 struct TcpListener::State {
-    uv_tcp_t tcp{};
+    uv_poll_t poll{};  // watches `fd` while someone awaits accept()
+    int fd = -1;       // the listening socket; closed with the poll handle
+    bool polling = false;
     AcceptAwaiter* waiter = nullptr;
-    // libuv holds an accepted connection nobody has taken yet; it stops
-    // accepting until uv_accept, so further clients wait in the backlog.
-    bool pending = false;
 
-    State() { tcp.data = this; }
+    State() { poll.data = this; }
 
-    std::string name() const {
+    Endpoint local() const {
         Endpoint ep;
-        int len = sizeof ep.addr;
-        uv_tcp_getsockname(&tcp, reinterpret_cast<sockaddr*>(&ep.addr), &len);
-        return ep.to_string();
+        socklen_t len = sizeof ep.addr;
+        if (fd >= 0) ::getsockname(fd, reinterpret_cast<sockaddr*>(&ep.addr), &len);
+        return ep;
     }
+    std::string name() const { return local().to_string(); }
 
-    Result<Stream> take() {
-        pending = false;
+    // A connection now, an error, or nullopt when none waits (see accept_now).
+    std::optional<Result<Stream>> try_take() {
+        int status = 0;
+        auto fd_or = detail::accept_now(fd, status);
+        if (!fd_or) return std::nullopt;
+        if (*fd_or < 0) return Result<Stream>(fail(uv_error(status, "accept on " + name())));
         Stream client = Stream::new_tcp();
-        int rc = uv_accept(reinterpret_cast<uv_stream_t*>(&tcp), client.uv());
-        if (rc != 0) return fail(uv_error(rc, "accept on " + name()));
-        return client;
+        int rc = uv_tcp_open(reinterpret_cast<uv_tcp_t*>(client.uv()), *fd_or);
+        if (rc != 0) {
+            ::close(*fd_or);
+            return Result<Stream>(fail(uv_error(rc, "accept on " + name())));
+        }
+        return Result<Stream>(std::move(client));
     }
 
-    static void on_connection(uv_stream_t* s, int status) {
-        auto* st = static_cast<State*>(s->data);
-        if (status == 0) st->pending = true;
+    void watch(bool on) {
+        if (on == polling) return;
+        polling = on;
+        if (on) uv_poll_start(&poll, UV_READABLE, &State::on_readable);
+        else uv_poll_stop(&poll);
+    }
+
+    static void on_readable(uv_poll_t* p, int status, int) {
+        auto* st = static_cast<State*>(p->data);
         AcceptAwaiter* w = st->waiter;
-        if (!w) return;  // an error (EMFILE...) with nobody waiting is transient: libuv goes on
+        if (!w) {
+            st->watch(false);  // nobody waits: clients wait in the backlog
+            return;
+        }
+        std::optional<Result<Stream>> r;
+        if (status < 0) r = Result<Stream>(fail(uv_error(status, "accept on " + st->name())));
+        else r = st->try_take();
+        if (!r) return;  // woken for nothing
+        st->watch(false);
         w->unlink();
-        if (status == 0) w->done_.complete(st->take());
-        else w->done_.complete(fail(uv_error(status, "accept on " + st->name())));
+        w->done_.complete(std::move(*r));
     }
 };
 
 Result<TcpListener> TcpListener::listen(Endpoint ep, int backlog) {
+    const std::string what = "listen " + ep.to_string();
+    int fd = ::socket(ep.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return fail(uv_error(uv_translate_sys_error(errno), what + ": socket"));
+    // As uv_tcp_bind does: a restarted supervisor rebinds past TIME_WAIT.
+    int on = 1;
+    socklen_t len = ep.addr.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+    int rc = 0;
+    if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 || ::bind(fd, ep.sa(), len) != 0 ||
+        ::listen(fd, backlog) != 0)
+        rc = uv_translate_sys_error(errno);
     auto* st = new State;
-    uv_tcp_init(Loop::current().uv(), &st->tcp);
-    TcpListener l(st);  // closes the handle if we fail below
-    int rc = uv_tcp_bind(&st->tcp, ep.sa(), 0);
-    // EADDRINUSE is reported by uv_listen (libuv delays bind errors).
-    if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&st->tcp), backlog, &State::on_connection);
-    if (rc != 0) return fail(uv_error(rc, "listen " + ep.to_string()));
-    return l;
+    if (rc == 0) rc = uv_poll_init(Loop::current().uv(), &st->poll, fd);
+    if (rc != 0) {
+        ::close(fd);
+        delete st;
+        return fail(uv_error(rc, what));
+    }
+    st->fd = fd;
+    return TcpListener(st);
 }
 
 TcpListener& TcpListener::operator=(TcpListener&& o) noexcept {
@@ -178,13 +215,7 @@ TcpListener& TcpListener::operator=(TcpListener&& o) noexcept {
     return *this;
 }
 
-Endpoint TcpListener::local() const {
-    Endpoint ep;
-    if (!st_) return ep;
-    int len = sizeof ep.addr;
-    uv_tcp_getsockname(&st_->tcp, reinterpret_cast<sockaddr*>(&ep.addr), &len);
-    return ep;
-}
+Endpoint TcpListener::local() const { return st_ ? st_->local() : Endpoint{}; }
 
 TcpListener::AcceptAwaiter TcpListener::accept(std::stop_token stop) { return AcceptAwaiter(st_, std::move(stop)); }
 
@@ -196,8 +227,11 @@ void TcpListener::close() noexcept {
         w->hook_.detach();
         w->done_.complete(fail(Errc::cancelled, "listener closed"));
     }
-    // A connection libuv accepted but nobody took is closed with the handle.
-    uv_close(reinterpret_cast<uv_handle_t*>(&st->tcp), [](uv_handle_t* h) { delete static_cast<State*>(h->data); });
+    // uv_close stops the poll at once (epoll forgets the fd), so the socket
+    // is closed now, not a loop turn later: the port or path is free when
+    // close() returns, and clients still in the backlog see a reset.
+    uv_close(reinterpret_cast<uv_handle_t*>(&st->poll), [](uv_handle_t* h) { delete static_cast<State*>(h->data); });
+    ::close(std::exchange(st->fd, -1));
 }
 
 TcpListener::AcceptAwaiter::~AcceptAwaiter() {
@@ -206,14 +240,17 @@ TcpListener::AcceptAwaiter::~AcceptAwaiter() {
 }
 
 void TcpListener::AcceptAwaiter::unlink() noexcept {
-    if (st_ && st_->waiter == this) st_->waiter = nullptr;
+    if (st_ && st_->waiter == this) {
+        st_->waiter = nullptr;
+        st_->watch(false);
+    }
     st_ = nullptr;
 }
 
 bool TcpListener::AcceptAwaiter::await_ready() {
     if (!st_) done_.complete(fail(Errc::cancelled, "accept on a closed listener"));
     else if (stop_.stop_requested()) done_.complete(fail(Errc::cancelled));
-    else if (st_->pending) done_.complete(st_->take());
+    else if (auto r = st_->try_take()) done_.complete(std::move(*r));
     return done_.done();
 }
 
@@ -221,6 +258,7 @@ void TcpListener::AcceptAwaiter::await_suspend(std::coroutine_handle<> h) {
     assert(st_->waiter == nullptr && "TcpListener::accept awaited twice at once");
     done_.arm(h);
     st_->waiter = this;
+    st_->watch(true);
     hook_.attach(stop_, Cancel{this});
 }
 

@@ -100,6 +100,9 @@ public:
 
     /// The next incoming connection (one waiter at a time). Connections that
     /// arrive while nobody awaits wait in the kernel's backlog.
+    /// Out of descriptors, an error value (UV_EMFILE, UV_ENFILE) and the
+    /// client stays in the backlog: never accepted and closed behind the
+    /// caller's back as libuv's own accept does (see accept_socket.hpp).
     AcceptAwaiter accept(std::stop_token stop = {});
 
     /// Stops listening now (idempotent).

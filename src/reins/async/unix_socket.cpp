@@ -9,6 +9,9 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <optional>
+
+#include "reins/async/accept_socket.hpp"
 
 namespace reins {
 namespace {
@@ -142,35 +145,48 @@ UnixConnectAwaiter unix_connect(std::string path, std::stop_token stop) {
 // ---- listen / accept --------------------------------------------------------------
 
 struct UnixListener::State {
-    uv_pipe_t pipe{};
+    uv_poll_t poll{};  // watches `fd` while someone awaits accept()
+    int fd = -1;       // the listening socket; closed with the poll handle
+    bool polling = false;
     std::string path;
     dev_t dev = 0;  // the file we created, so close() unlinks only that one
     ino_t ino = 0;
     AcceptAwaiter* waiter = nullptr;
-    // libuv holds an accepted connection nobody has taken yet; it stops
-    // accepting until uv_accept, so further clients wait in the backlog.
-    bool pending = false;
 
-    State() { pipe.data = this; }
+    State() { poll.data = this; }
 
-    uv_stream_t* stream() noexcept { return reinterpret_cast<uv_stream_t*>(&pipe); }
-
-    Result<Stream> take() {
-        pending = false;
-        Stream client = Stream::new_pipe();
-        int rc = uv_accept(stream(), client.uv());
-        if (rc != 0) return fail(uv_error(rc, "accept on " + path));
-        return client;
+    // A connection now, an error, or nullopt when none waits (see accept_now).
+    std::optional<Result<Stream>> try_take() {
+        int status = 0;
+        auto fd_or = detail::accept_now(fd, status);
+        if (!fd_or) return std::nullopt;
+        if (*fd_or < 0) return Result<Stream>(fail(uv_error(status, "accept on " + path)));
+        auto s = Stream::open_fd(*fd_or);
+        if (!s) return Result<Stream>(fail(Error(s.error().code, "accept on " + path + ": " + s.error().context)));
+        return std::optional<Result<Stream>>(std::move(s));
     }
 
-    static void on_connection(uv_stream_t* s, int status) {
-        auto* st = static_cast<State*>(s->data);
-        if (status == 0) st->pending = true;
+    void watch(bool on) {
+        if (on == polling) return;
+        polling = on;
+        if (on) uv_poll_start(&poll, UV_READABLE, &State::on_readable);
+        else uv_poll_stop(&poll);
+    }
+
+    static void on_readable(uv_poll_t* p, int status, int) {
+        auto* st = static_cast<State*>(p->data);
         AcceptAwaiter* w = st->waiter;
-        if (!w) return;  // an error (EMFILE...) with nobody waiting is transient: libuv goes on
+        if (!w) {
+            st->watch(false);  // nobody waits: clients wait in the backlog
+            return;
+        }
+        std::optional<Result<Stream>> r;
+        if (status < 0) r = Result<Stream>(fail(uv_error(status, "accept on " + st->path)));
+        else r = st->try_take();
+        if (!r) return;  // woken for nothing (another accept took it)
+        st->watch(false);
         w->unlink();
-        if (status == 0) w->done_.complete(st->take());
-        else w->done_.complete(fail(uv_error(status, "accept on " + st->path)));
+        w->done_.complete(std::move(*r));
     }
 };
 
@@ -197,14 +213,20 @@ Result<UnixListener> UnixListener::listen(std::string path, mode_t mode, int bac
     st->path = std::move(path);
     st->dev = sb.st_dev;
     st->ino = sb.st_ino;
-    uv_pipe_init(Loop::current().uv(), &st->pipe, 0);
-    UnixListener l(st);  // from here on, failing closes the handle and unlinks the file
-    int rc = uv_pipe_open(&st->pipe, fd.get());
-    if (rc != 0) return fail(uv_error(rc, what));  // not taken: Fd closes it
-    fd.release();
-    rc = uv_listen(st->stream(), backlog, &State::on_connection);
-    if (rc != 0) return fail(uv_error(rc, what));
-    return l;
+    if (::listen(fd.get(), backlog) != 0) {
+        int err = last_error();
+        ::unlink(st->path.c_str());
+        delete st;
+        return fail(uv_error(err, what));
+    }
+    int rc = uv_poll_init(Loop::current().uv(), &st->poll, fd.get());
+    if (rc != 0) {
+        ::unlink(st->path.c_str());
+        delete st;
+        return fail(uv_error(rc, what));  // Fd closes the socket
+    }
+    st->fd = fd.release();
+    return UnixListener(st);
 }
 
 UnixListener& UnixListener::operator=(UnixListener&& o) noexcept {
@@ -230,8 +252,11 @@ void UnixListener::close() noexcept {
     struct stat sb {};
     if (::lstat(st->path.c_str(), &sb) == 0 && S_ISSOCK(sb.st_mode) && sb.st_dev == st->dev && sb.st_ino == st->ino)
         ::unlink(st->path.c_str());
-    // A connection libuv accepted but nobody took is closed with the handle.
-    uv_close(reinterpret_cast<uv_handle_t*>(&st->pipe), [](uv_handle_t* h) { delete static_cast<State*>(h->data); });
+    // uv_close stops the poll at once (epoll forgets the fd), so the socket
+    // is closed now, not a loop turn later: the port or path is free when
+    // close() returns, and clients still in the backlog see a reset.
+    uv_close(reinterpret_cast<uv_handle_t*>(&st->poll), [](uv_handle_t* h) { delete static_cast<State*>(h->data); });
+    ::close(std::exchange(st->fd, -1));
 }
 
 UnixListener::AcceptAwaiter::~AcceptAwaiter() {
@@ -240,14 +265,17 @@ UnixListener::AcceptAwaiter::~AcceptAwaiter() {
 }
 
 void UnixListener::AcceptAwaiter::unlink() noexcept {
-    if (st_ && st_->waiter == this) st_->waiter = nullptr;
+    if (st_ && st_->waiter == this) {
+        st_->waiter = nullptr;
+        st_->watch(false);
+    }
     st_ = nullptr;
 }
 
 bool UnixListener::AcceptAwaiter::await_ready() {
     if (!st_) done_.complete(fail(Errc::cancelled, "accept on a closed listener"));
     else if (stop_.stop_requested()) done_.complete(fail(Errc::cancelled));
-    else if (st_->pending) done_.complete(st_->take());
+    else if (auto r = st_->try_take()) done_.complete(std::move(*r));
     return done_.done();
 }
 
@@ -255,6 +283,7 @@ void UnixListener::AcceptAwaiter::await_suspend(std::coroutine_handle<> h) {
     assert(st_->waiter == nullptr && "UnixListener::accept awaited twice at once");
     done_.arm(h);
     st_->waiter = this;
+    st_->watch(true);
     hook_.attach(stop_, Cancel{this});
 }
 

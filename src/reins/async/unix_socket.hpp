@@ -81,6 +81,9 @@ public:
     /// The next connection, or Errc::cancelled on stop / when the listener
     /// closes. One waiter at a time; connections that arrive while nobody
     /// awaits wait in the kernel's backlog.
+    /// Out of descriptors, an error value (UV_EMFILE, UV_ENFILE) and the
+    /// client stays in the backlog: never accepted and closed behind the
+    /// caller's back as libuv's own accept does (see accept_socket.hpp).
     AcceptAwaiter accept(std::stop_token stop = {});
     /// The path given to listen(); empty when closed.
     std::string path() const;

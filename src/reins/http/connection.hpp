@@ -112,8 +112,10 @@ Task<Result<void>> send_all(Stream* s, std::string data, std::chrono::millisecon
 /// Closes after an answer that ends the connection: shuts the write side,
 /// then reads and drops what the client still sends (at most 1 s or
 /// 256 KiB), so that closing with unread input does not reset the
-/// connection and destroy the answer before the client reads it.
-Task<void> linger_close(Stream* s, std::stop_token stop);
+/// connection and destroy the answer before the client reads it. `linger`
+/// shortens the wait (a refusal out of descriptors holds the reserve
+/// descriptor meanwhile: a silent client must not keep it long).
+Task<void> linger_close(Stream* s, std::stop_token stop, std::chrono::milliseconds linger = std::chrono::seconds(1));
 
 /// A streaming handler's state, owned by the connection (see ResponseStream).
 struct StreamState {

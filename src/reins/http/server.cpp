@@ -1,10 +1,12 @@
 #include "reins/http/server.hpp"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 
+#include "reins/async/fd_limit.hpp"
 #include "reins/async/timer.hpp"
 #include "reins/async/when.hpp"
 #include "reins/http/connection.hpp"
@@ -94,13 +96,13 @@ Task<Result<void>> send_all(Stream* s, std::string data, milliseconds timeout, s
     co_return w;
 }
 
-Task<void> linger_close(Stream* s, std::stop_token stop) {
+Task<void> linger_close(Stream* s, std::stop_token stop, milliseconds linger) {
     if (!*s) co_return;
     uv_os_fd_t fd = -1;
     // Every write has completed (send_all awaits them), so shutting the
     // socket behind libuv's back cannot cut one short.
     if (uv_fileno(reinterpret_cast<const uv_handle_t*>(s->uv()), &fd) == 0) ::shutdown(fd, SHUT_WR);
-    const auto until = Clock::now() + linger_time;
+    const auto until = Clock::now() + std::min(linger, linger_time);
     std::size_t drained = 0;
     while (drained < linger_bytes && !stop.stop_requested()) {
         milliseconds left = left_until(until);
@@ -136,12 +138,25 @@ std::function<bool(const PeerCredentials&)> allow_owner_and_root() {
 }
 
 Server::Server(UnixListener listener, Router router, ServerOptions options)
-    : unix_(std::move(listener)), is_unix_(true), router_(std::move(router)), options_(std::move(options)) {}
+    : unix_(std::move(listener)), is_unix_(true), router_(std::move(router)), options_(std::move(options)) {
+    open_reserve();
+}
 
 Server::Server(TcpListener listener, Router router, ServerOptions options)
-    : tcp_(std::move(listener)), is_unix_(false), router_(std::move(router)), options_(std::move(options)) {}
+    : tcp_(std::move(listener)), is_unix_(false), router_(std::move(router)), options_(std::move(options)) {
+    open_reserve();
+}
 
-Server::~Server() = default;
+Server::~Server() { close_reserve(); }
+
+bool Server::open_reserve() noexcept {
+    if (reserve_fd_ < 0) reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    return reserve_fd_ >= 0;
+}
+
+void Server::close_reserve() noexcept {
+    if (reserve_fd_ >= 0) ::close(std::exchange(reserve_fd_, -1));
+}
 
 Task<Result<Stream>> Server::accept(std::stop_token stop) {
     if (is_unix_) {
@@ -162,17 +177,43 @@ Task<void> Server::run(std::stop_token stop) {
             // A replaced listener cancels its accept: accept on the new one.
             if (generation != listener_generation_ && !scope.stop_requested()) continue;
             if (c.error().is(Errc::cancelled)) break;
-            // EMFILE and the like pass: free descriptors, then accept again.
-            auto pause = co_await sleep(milliseconds(100), scope.token());
-            (void)pause;
-            continue;
+            const int code = c.error().code.value();
+            const bool out_of_fds = c.error().code.category() == libuv_category() && (code == UV_EMFILE || code == UV_ENFILE);
+            if (out_of_fds && reserve_fd_ >= 0) {
+                // The reserve descriptor makes room for this one client,
+                // who learns why instead of seeing its connection reset.
+                close_reserve();
+                Result<Stream> spare = co_await accept(scope.token());
+                // Reopening fails while we are still out: then the client
+                // gets 503 and the reserve is reopened when it is gone.
+                const bool still_out = !open_reserve();
+                if (spare && still_out) {
+                    ++refusing_;
+                    std::string why = "reins cannot serve this request: " + open_file_limit_hint(code);
+                    scope.spawn(refuse(this, std::move(*spare), std::move(why), true, scope.token()));
+                    continue;
+                }
+                if (spare) {
+                    c = std::move(spare);
+                } else {
+                    if (spare.error().is(Errc::cancelled)) break;
+                }
+            }
+            if (!c) {
+                // Out of descriptors with the reserve in use, or another
+                // error: pending clients wait in the backlog meanwhile.
+                auto pause = co_await sleep(milliseconds(100), scope.token());
+                (void)pause;
+                open_reserve();
+                continue;
+            }
         }
         if (active_ < cap) {
             ++active_;
             scope.spawn(serve_connection(this, std::move(*c), scope.token()));
         } else if (refusing_ < cap) {
             ++refusing_;
-            scope.spawn(refuse_busy(this, std::move(*c), scope.token()));
+            scope.spawn(refuse(this, std::move(*c), "too many connections", false, scope.token()));
         }
         // else: the connection closes here, unanswered
     }
@@ -187,17 +228,23 @@ void Server::replace_listener(UnixListener listener) {
     ++listener_generation_;
 }
 
-Task<void> Server::refuse_busy(Server* self, Stream sock, std::stop_token stop) {
+Task<void> Server::refuse(Server* self, Stream sock, std::string reason, bool reserve, std::stop_token stop) {
     struct Count {
         Server* s;
-        ~Count() { --s->refusing_; }
+        ~Count() {
+            --s->refusing_;
+            s->open_reserve();  // when this client held the reserve's place
+        }
     } count{self};
-    Response busy = detail::error_response(503, "too many connections");
+    Response busy = detail::error_response(503, reason);
     busy.headers.push_back({"Retry-After", "1"});
     const detail::Framing closing{false, false, false};
     std::string bytes = detail::serialize_response(busy, closing);
     auto w = co_await detail::send_all(&sock, std::move(bytes), self->options_.write_timeout, stop);
-    if (w) co_await detail::linger_close(&sock, stop);
+    // A client that sent its request has it drained by now; one that stays
+    // silent must not hold the reserve for the others waiting behind it.
+    const milliseconds linger = reserve ? milliseconds(50) : milliseconds(1000);
+    if (w) co_await detail::linger_close(&sock, stop, linger);
 }
 
 Task<void> Server::serve_connection(Server* self, Stream sock, std::stop_token stop) {

@@ -25,8 +25,8 @@ namespace reins::http {
 
 /// Limits and policies. Every limit answers with a status and closes the
 /// connection: 400 malformed, 408 too slow, 413 body, 431 head, 501
-/// Transfer-Encoding other than chunked, 503 too many connections, 403 a
-/// refused peer.
+/// Transfer-Encoding other than chunked, 503 too many connections or out of
+/// file descriptors (naming the open-file limit), 403 a refused peer.
 struct ServerOptions {
     /// Head and body sizes (64 KiB each by default).
     RequestLimits limits;
@@ -88,7 +88,15 @@ public:
 private:
     Task<Result<Stream>> accept(std::stop_token stop);
     static Task<void> serve_connection(Server* self, Stream sock, std::stop_token stop);
-    static Task<void> refuse_busy(Server* self, Stream sock, std::stop_token stop);
+    // Answers 503 with `reason` (and Retry-After: 1) and closes.
+    // `reserve`: the client holds the reserve descriptor's place.
+    static Task<void> refuse(Server* self, Stream sock, std::string reason, bool reserve, std::stop_token stop);
+    // The reserve descriptor (/dev/null, close-on-exec): closed to accept one
+    // client when the process is out of descriptors, so that the client gets
+    // 503 naming the open-file limit rather than a reset. Reopen: false
+    // while still out of descriptors.
+    bool open_reserve() noexcept;
+    void close_reserve() noexcept;
 
     UnixListener unix_;
     TcpListener tcp_;
@@ -98,6 +106,7 @@ private:
     std::size_t active_ = 0;
     std::size_t refusing_ = 0;
     unsigned listener_generation_ = 0;  ///< counts replace_listener() calls
+    int reserve_fd_ = -1;
 };
 
 }  // namespace reins::http

@@ -215,11 +215,14 @@ std::optional<ExitStatus> Instance::exit_status() const {
     return proc_.exit_status();
 }
 
-std::vector<ProcessRef> Instance::processes() const {
-    auto found = service_processes(pid_, ctx_.instance_id);
-    if (main_ref_.pid > 1 && process_alive(main_ref_) &&
-        std::find(found.begin(), found.end(), main_ref_) == found.end())
-        found.push_back(main_ref_);
+std::vector<ProcessRef> Instance::processes() const { return scan_processes().all(); }
+
+ServiceProcesses Instance::scan_processes(const FoundVisitor& on_found) const {
+    auto found = scan_service(pid_, ctx_.instance_id, on_found);
+    if (main_ref_.pid > 1 && !found.contains(main_ref_) && process_alive(main_ref_)) {
+        found.outside.push_back(main_ref_);
+        if (on_found) on_found(main_ref_, false);
+    }
     return found;
 }
 

@@ -71,6 +71,9 @@ public:
     /// Every live process of the run: its process group, the processes
     /// carrying its REINS_INSTANCE, and a handed-over main pid.
     std::vector<ProcessRef> processes() const;
+    /// The same, apart by process group, `on_found` called for each as the
+    /// scan finds it (see scan_service).
+    ServiceProcesses scan_processes(const FoundVisitor& on_found = {}) const;
     /// The service said STOPPING=1: it is stopping by itself.
     bool stop_announced() const { return stop_announced_; }
     /// The latest STATUS= text; a status_text event is sent again only after

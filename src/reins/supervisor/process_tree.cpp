@@ -75,9 +75,10 @@ constexpr uint32_t kernel_thread_flag = 0x00200000;  // PF_KTHREAD
 bool dead_state(char state) { return state == 'Z' || state == 'X' || state == 'x'; }
 
 // One pass over /proc collecting live processes in group `pgid` (0: none)
-// or carrying `REINS_INSTANCE=<instance>` (empty: none), without ourselves.
-std::vector<ProcessRef> scan(pid_t pgid, std::string_view instance) {
-    std::vector<ProcessRef> out;
+// or carrying `REINS_INSTANCE=<instance>` (empty: none), without ourselves;
+// `on_found` sees each as soon as the pass reads it.
+ServiceProcesses scan(pid_t pgid, std::string_view instance, const FoundVisitor& on_found = {}) {
+    ServiceProcesses out;
     if (pgid <= 1) pgid = 0;  // 0 and 1 would name far more than a service
     if (pgid == 0 && instance.empty()) return out;
     DIR* dir = ::opendir("/proc");
@@ -102,14 +103,18 @@ std::vector<ProcessRef> scan(pid_t pgid, std::string_view instance) {
         if (read_file_at(proc_fd, path, buf, text, need_env && uid != 0 ? &owner : nullptr) != 0) continue;
         auto st = parse_proc_stat(text);
         if (!st || dead_state(st->state)) continue;
-        bool match = pgid != 0 && st->pgrp == pgid;
+        const bool in_group = pgid != 0 && st->pgrp == pgid;
+        bool match = in_group;
         // Another uid's environ is unreadable unless we are root; kernel
         // threads have none.
         if (!match && need_env && (uid == 0 || owner == uid) && !(st->flags & kernel_thread_flag)) {
             std::snprintf(path, sizeof path, "%d/environ", static_cast<int>(pid));
             if (read_file_at(proc_fd, path, buf, text) == 0) match = has_env_entry(text, needle);
         }
-        if (match) out.push_back(ProcessRef{pid, st->start_time});
+        if (!match) continue;
+        const ProcessRef ref{pid, st->start_time};
+        (in_group ? out.in_group : out.outside).push_back(ref);
+        if (on_found) on_found(ref, in_group);
     }
     ::closedir(dir);
     return out;
@@ -256,7 +261,18 @@ int signal_all(const std::vector<ProcessRef>& refs, int sig) {
     return n;
 }
 
-std::vector<ProcessRef> find_instance_processes(std::string_view instance_id) { return scan(0, instance_id); }
+std::vector<ProcessRef> ServiceProcesses::all() const {
+    std::vector<ProcessRef> out = in_group;
+    out.insert(out.end(), outside.begin(), outside.end());
+    return out;
+}
+
+bool ServiceProcesses::contains(const ProcessRef& ref) const {
+    return std::find(in_group.begin(), in_group.end(), ref) != in_group.end() ||
+           std::find(outside.begin(), outside.end(), ref) != outside.end();
+}
+
+std::vector<ProcessRef> find_instance_processes(std::string_view instance_id) { return scan(0, instance_id).all(); }
 
 bool carries_instance(pid_t pid, std::string_view instance_id) {
     if (pid <= 0 || instance_id.empty()) return false;
@@ -267,9 +283,13 @@ bool carries_instance(pid_t pid, std::string_view instance_id) {
     return has_env_entry(text, "REINS_INSTANCE=" + std::string(instance_id));
 }
 
-std::vector<ProcessRef> find_group_processes(pid_t pgid) { return scan(pgid, {}); }
+std::vector<ProcessRef> find_group_processes(pid_t pgid) { return scan(pgid, {}).all(); }
 
-std::vector<ProcessRef> service_processes(pid_t pgid, std::string_view instance) { return scan(pgid, instance); }
+std::vector<ProcessRef> service_processes(pid_t pgid, std::string_view instance) { return scan(pgid, instance).all(); }
+
+ServiceProcesses scan_service(pid_t pgid, std::string_view instance, const FoundVisitor& on_found) {
+    return scan(pgid, instance, on_found);
+}
 
 std::vector<TaggedProcess> find_tagged_processes(std::string_view tag) {
     std::vector<TaggedProcess> out;

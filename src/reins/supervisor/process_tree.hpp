@@ -21,6 +21,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <string_view>
 #include <vector>
 
@@ -93,6 +94,26 @@ std::vector<ProcessRef> find_group_processes(pid_t pgid);
 /// find_instance_processes(instance), found in a single /proc pass, each
 /// once, without reins itself. Either criterion may be empty (0 / "").
 std::vector<ProcessRef> service_processes(pid_t pgid, std::string_view instance);
+
+/// The processes of one service as one pass over /proc saw them, apart by
+/// how a signal reaches them: one kill(-pgid) reaches every member of the
+/// group at once (and whatever they fork meanwhile), the others need one
+/// signal each. A stop sends each signal once per process that way.
+struct ServiceProcesses {
+    std::vector<ProcessRef> in_group;  ///< members of the process group
+    std::vector<ProcessRef> outside;   ///< carrying the tag outside the group
+    bool empty() const { return in_group.empty() && outside.empty(); }
+    std::vector<ProcessRef> all() const;
+    bool contains(const ProcessRef& ref) const;
+};
+
+/// Called for each process a scan finds, the moment it reads it: a signal
+/// sent from here reaches a process that lives shorter than a whole scan
+/// (one that keeps forking replacements) before it forks again.
+using FoundVisitor = std::function<void(const ProcessRef&, bool in_group)>;
+
+/// service_processes(), apart by group, with `on_found` for each as found.
+ServiceProcesses scan_service(pid_t pgid, std::string_view instance, const FoundVisitor& on_found = {});
 
 /// A live process whose REINS_INSTANCE carries a supervisor's tag
 /// (instance_id.hpp).

@@ -4,15 +4,21 @@
 //   2. stop.http request: a 2xx means "it exits by itself": wait at most half
 //      of stop.timeout; not accepted or unreachable: go on at once
 //   3. stop.signal, then SIGCONT, to the process group and to every process
-//      carrying the instance's REINS_INSTANCE
-//   4. at stop.timeout from step 1: SIGKILL to all of them
-//   5. wait until the main process is reaped and none of them is left
+//      carrying the instance's REINS_INSTANCE, and to the descendants found
+//      below them by parent (a child that cleared its environment and
+//      called setsid()); each signal once per process
+//   4. at stop.timeout from step 1: SIGSTOP to all of them, rescanning until
+//      nothing new is found (a tree that keeps forking replacements is held
+//      still), then SIGKILL to all of them
+//   5. wait until the main process is reaped and none of them is left,
+//      killing whatever a later scan still finds
 //
 // A process that exits promptly is never sent SIGKILL, and the stop ends as
 // soon as the processes are gone. While it waits, the service's status shows
 // for which pid and until when (the CLI prints it once a stop takes 2 s).
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,5 +39,13 @@ struct StopReport {
 /// `*waiting` (when given; the service's status) says while the stop runs
 /// which pid it waits for and when SIGKILL comes; it is reset at the end.
 Task<StopReport> stop_instance(Instance& inst, StopSpec spec, std::optional<StopWait>* waiting = nullptr);
+
+/// Stops the orphans this process adopted as a child subreaper that no
+/// service's stop could claim (see adopted_orphans(): a descendant that
+/// cleared its environment and called setsid() after its parent was gone):
+/// SIGTERM and SIGCONT, after `grace` SIGSTOP and SIGKILL, until none is
+/// left (at most 5 s more). For a supervisor about to exit; returns how
+/// many it found at first.
+Task<std::size_t> stop_adopted_orphans(Millis grace);
 
 }  // namespace reins::supervisor

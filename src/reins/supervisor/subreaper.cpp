@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "reins/async/loop.hpp"
+#include "reins/supervisor/process_children.hpp"
 #include "reins/supervisor/process_tree.hpp"
 
 namespace reins::supervisor {
@@ -23,47 +24,12 @@ ExitStatus status_of(const siginfo_t& info) {
     return ExitStatus{0, info.si_status};  // CLD_KILLED, CLD_DUMPED
 }
 
-// Appends the pids listed in a /proc/.../children file ("12 34 56 ").
-// Returns false if the file cannot be opened (no CONFIG_PROC_CHILDREN).
-bool read_pid_list(const std::string& path, std::vector<pid_t>& out) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    std::string text;
-    char chunk[4096];
-    for (;;) {
-        ssize_t n = ::read(fd, chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        text.append(chunk, static_cast<std::size_t>(n));
-    }
-    ::close(fd);
-    const char* p = text.data();
-    const char* end = p + text.size();
-    while (p < end) {
-        while (p < end && *p == ' ') ++p;
-        pid_t pid = 0;
-        auto r = std::from_chars(p, end, pid);
-        if (r.ec != std::errc()) break;
-        out.push_back(pid);
-        p = r.ptr;
-    }
-    return true;
-}
-
 // Our direct children, from /proc/self/task/*/children (one small file per
 // thread; orphans are adopted by one of our threads). Falls back to a scan
 // of /proc for ppid == getpid() on kernels without CONFIG_PROC_CHILDREN.
 std::vector<pid_t> child_pids() {
     std::vector<pid_t> pids;
-    bool have_children_files = false;
-    if (DIR* tasks = ::opendir("/proc/self/task")) {
-        while (dirent* e = ::readdir(tasks)) {
-            if (e->d_name[0] == '.') continue;
-            if (read_pid_list(std::string("/proc/self/task/") + e->d_name + "/children", pids))
-                have_children_files = true;
-        }
-        ::closedir(tasks);
-    }
+    const bool have_children_files = list_children(::getpid(), pids);
     if (have_children_files) return pids;
     const pid_t self = ::getpid();
     if (DIR* proc = ::opendir("/proc")) {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "reins/async/timer.hpp"
+#include "reins/supervisor/stop_escalation.hpp"
 #include "reins/supervisor/subreaper.hpp"
 
 extern char** environ;
@@ -158,7 +159,13 @@ Task<void> Supervisor::run(std::stop_token stop) {
     actors_ = nullptr;
     actors.request_stop();
     co_await actors.join();
-    if (reaper) reaper->reap_now();
+    if (reaper) {
+        // Orphans no service could claim (docs/engine.md, "Stopping") go
+        // with the supervisor rather than outlive it.
+        auto orphans = co_await stop_adopted_orphans(Millis(1000));
+        (void)orphans;
+        reaper->reap_now();
+    }
 }
 
 Task<Result<void>> Supervisor::start(std::vector<std::string> names, std::stop_token stop) {

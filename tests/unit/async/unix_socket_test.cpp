@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "fd_exhaustion.hpp"
 #include "harness.hpp"
 #include "reins/async/tcp.hpp"
 #include "reins/async/unix_socket.hpp"
@@ -89,6 +90,31 @@ Task<void> round_trip(UnixListener* l, std::string path) {
 }  // namespace
 
 TEST_SUITE("unix_socket") {
+    TEST_CASE("out of descriptors, accept is an error naming the limit, and the client is kept waiting") {
+        run_test([](std::stop_token) -> Task<void> {
+            TempDir t;
+            std::string path = t / "api.sock";
+            auto l = UnixListener::listen(path);
+            REQUIRE(l.has_value());
+            auto client = co_await unix_connect(path);
+            REQUIRE(client.has_value());
+            FdExhaustion out;
+            auto refused = co_await l->accept();
+            REQUIRE_FALSE(refused.has_value());
+            CHECK(refused.error().code == uv_error(UV_EMFILE).code);
+            CHECK(refused.error().message().find("RLIMIT_NOFILE") != std::string::npos);
+            CHECK(refused.error().message().find("ulimit -n") != std::string::npos);
+            out.release();
+            // Not reset (libuv's own accept would have closed it): served now.
+            auto server = co_await l->accept();
+            REQUIRE(server.has_value());
+            auto w = co_await client->write("ping");
+            CHECK(w.has_value());
+            auto got = co_await read_n(&*server, 4);
+            CHECK(got == "ping");
+        });
+    }
+
     TEST_CASE("listen, connect, accept, bytes both ways; mode set; file removed on close") {
         run_test([](std::stop_token) -> Task<void> {
             TempDir t;

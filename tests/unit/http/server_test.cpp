@@ -3,6 +3,7 @@
 // Streaming responses are in server_stream_test.cpp.
 #include <nlohmann/json.hpp>
 
+#include "fd_exhaustion.hpp"
 #include "server_harness.hpp"
 
 using namespace reins;
@@ -239,6 +240,45 @@ Task<void> cap_client(TestServer* ts) {
     CHECK(ok->status == 200);
 }
 
+// Out of descriptors: the reserve answers 503 naming the limit (no reset),
+// and once descriptors are free again the server serves as before.
+Task<void> no_fds_client(TestServer* ts) {
+    Conn c = co_await connect(ts);
+    std::optional<RawResponse> r;
+    {
+        FdExhaustion out;
+        co_await send(&c, get("/hello"));
+        auto got = co_await next_response(&c);
+        r = std::move(got);
+    }
+    REQUIRE(r.has_value());
+    CHECK(r->status == 503);
+    CHECK(r->header("Retry-After") == "1");
+    const std::string error = json::parse(r->body).value("error", "");
+    CHECK(error.find("RLIMIT_NOFILE") != std::string::npos);
+    CHECK(error.find("ulimit -n") != std::string::npos);
+    bool eof = co_await read_to_eof(&c);
+    CHECK(eof);
+    c.s.close();
+    for (int i = 0; i < 2; ++i) {  // the reserve is back: exhaustion again is answered again
+        Conn again = co_await connect(ts);
+        co_await send(&again, get("/hello"));
+        auto ok = co_await next_response(&again);
+        REQUIRE(ok.has_value());
+        CHECK(ok->status == 200);
+    }
+    Conn second = co_await connect(ts);
+    std::optional<RawResponse> r2;
+    {
+        FdExhaustion out;
+        co_await send(&second, get("/hello"));
+        auto got = co_await next_response(&second);
+        r2 = std::move(got);
+    }
+    REQUIRE(r2.has_value());
+    CHECK(r2->status == 503);
+}
+
 Task<void> stop_client(TestServer* ts) {
     Conn conns[3];
     for (Conn& c : conns) {
@@ -361,6 +401,12 @@ TEST_SUITE("server") {
             o.head_timeout = 30s;  // the two idle connections must stay
             TestServer ts(o);
             co_await serve_while(&ts, cap_client(&ts));
+        });
+    }
+    TEST_CASE("out of file descriptors a client gets 503 naming the limit, not a reset; then served again") {
+        run_test([](std::stop_token) -> Task<void> {
+            TestServer ts;
+            co_await serve_while(&ts, no_fds_client(&ts));
         });
     }
     TEST_CASE("stop closes idle keep-alive connections and stops handlers promptly") {

@@ -16,6 +16,7 @@
 #include "reins/async/process.hpp"
 #include "reins/async/timer.hpp"
 #include "reins/supervisor/notify_sender.hpp"
+#include "reins/supervisor/process_children.hpp"
 #include "reins/supervisor/process_tree.hpp"
 
 extern char** environ;
@@ -160,6 +161,18 @@ TEST_SUITE("process_tree") {
             CHECK(count(all, g) == 1);
             CHECK(count(all, p->pid()) == 1);
             CHECK_FALSE(contains(all, ::getpid()));
+
+            // Apart by how a signal reaches them: the group at once, the rest each.
+            int seen_in_group = 0, seen_outside = 0;
+            auto split = scan_service(p->pid(), id, [&](const ProcessRef&, bool in_group) {
+                ++(in_group ? seen_in_group : seen_outside);
+            });
+            CHECK(contains(split.in_group, p->pid()));
+            CHECK(split.in_group.size() == 1);
+            CHECK(contains(split.outside, g));
+            CHECK(split.outside.size() == 1);
+            CHECK(seen_in_group == 1);  // each seen once, as found
+            CHECK(seen_outside == 1);
 
             // Whole entries only: a prefix of the id, or another id, finds nothing.
             CHECK(find_instance_processes(id.substr(0, id.size() - 1)).empty());
@@ -346,6 +359,43 @@ TEST_SUITE("process_tree") {
             CHECK(::kill(job, SIGKILL) == 0);
             auto ended = co_await p->wait();
             CHECK(ended.has_value());
+        });
+    }
+
+    TEST_CASE("descendants_outside follows parents to a setsid'd child without environment") {
+        run_test([](std::stop_token) -> Task<void> {
+            PidGuard guard;  // the stray, which no group kill reaches
+            ProcessOptions o;
+            // No REINS_INSTANCE, another session and group: only its parent links it.
+            o.argv = {"/bin/sh", "-c", "env -i setsid sleep 30 & echo $!; exec sleep 30"};
+            o.env = env_with_instance("");
+            auto p = Process::spawn(std::move(o));
+            REQUIRE(p.has_value());  // the Process kills its group when destroyed
+            Stream out = p->take_stdout();
+            std::string text;
+            while (text.find('\n') == std::string::npos) {
+                auto r = co_await out.read();
+                if (!r) break;
+                text.append(*r);
+            }
+            const pid_t stray = static_cast<pid_t>(std::atoi(text.c_str()));
+            REQUIRE(stray > 1);
+            guard.pids.push_back(stray);
+            for (int i = 0; i < 300; ++i) {
+                auto st = read_proc_stat(stray);
+                if (st && st->session == stray) break;
+                co_await sleep(10ms);
+            }
+            auto main = process_ref(p->pid());
+            REQUIRE(main.has_value());
+            CHECK_FALSE(contains(service_processes(p->pid(), ""), stray));  // no scan finds it
+            auto below = descendants_outside({*main}, {*main});
+            CHECK(contains(below, stray));
+            CHECK(count(below, stray) == 1);
+            CHECK_FALSE(contains(below, p->pid()));  // known ones are not repeated
+            CHECK(descendants_outside({*main}, {*main, *process_ref(stray)}).empty());
+            // A root that is gone is not walked (its pid may name another process).
+            CHECK(descendants_outside({ProcessRef{p->pid(), main->start_time + 1}}, {}).empty());
         });
     }
 }
