@@ -79,8 +79,13 @@ def sync_file(src, dst):
 
 
 def prepare(name, source):
-    """A copy of a consumer project in WORK/name-src (reins linked in), its build folder."""
-    src = os.path.join(WORK, name + "-src")
+    """A copy of a consumer project in WORK/name/src (reins linked in), its build folder.
+
+    Every consumer has the same layout, so reins' sources are at the same
+    relative path from each build folder and their compiles share ccache
+    entries (a layer compiled for one consumer is a hit for the next).
+    """
+    src = os.path.join(WORK, name, "src")
     for rel in ("meson.build", "main.cpp", os.path.join("subprojects", "reins.wrap")):
         sync_file(os.path.join(source, rel), os.path.join(src, rel))
     link = os.path.join(src, "subprojects", "reins")
@@ -88,7 +93,7 @@ def prepare(name, source):
         os.unlink(link)
     if not os.path.lexists(link):
         os.symlink(ROOT, link)
-    return src, os.path.join(WORK, name + "-build")
+    return src, os.path.join(WORK, name, "build")
 
 
 def configure_and_build(name, source):
