@@ -16,7 +16,7 @@ import sys
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from reins_harness import (Fg, alive, check, main, port_free, read, reins, run_fg, show, supervisor_pid, track,
+from reins_harness import (alive, check, children_of, keepers_of, main, port_free, read, reins, run_fg, show, supervisor_pid, track,
                            wait_for, wait_gone, write)
 
 ROUNDS = 20
@@ -72,21 +72,6 @@ LINE_RX = re.compile(r"\b(main|bare|setsid|double) (\d+) (\d+)\b")
 def parse(text):
     """{name: (pid, port)} of the service's lines in `text`."""
     return {m.group(1): (int(m.group(2)), int(m.group(3))) for m in LINE_RX.finditer(text)}
-
-
-def children_of(pid):
-    found = []
-    for e in os.listdir("/proc"):
-        if e.isdigit():
-            st = read(f"/proc/{e}/stat", "")
-            if st and int(st[st.rindex(")") + 2:].split()[1]) == pid:
-                found.append(int(e))
-    return found
-
-
-def keepers_of(pid):
-    """The keeper processes (comm "reins-keeper") that are children of `pid`."""
-    return [c for c in children_of(pid) if (read(f"/proc/{c}/comm", "") or "").strip() == "reins-keeper"]
 
 
 def all_gone(procs):
