@@ -9,10 +9,15 @@ setsid'd child, a double-forked setsid'd grandchild (both holding the
 service's listening socket and a port of their own) and a child that clears
 its environment but stays in the service's process group — then SIGKILL to
 the supervisor, and the time from that kill until the last of the four
-processes is dead (a zombie or gone from /proc; polled in a tight loop) and
-until all three ports can be bound again. Prints a Markdown table: median
+processes is dead (a zombie or gone from /proc; polled in a tight loop),
+until all three ports can be bound again, and — the floor — until the
+supervisor itself is dead (the kernel's kill takes its time too). Prints a Markdown table: median
 and max of both, and how many runs left something alive after 5 s (those
 processes are then killed by pid).
+
+Then what the keeper costs while it waits: `/proc/PID/smaps_rollup` of
+`reins run -- sleep 600` and of its keeper (PSS, private pages), and their
+voluntary context switches over 2 s of idling (0: it blocks in read()).
 
 Every run works in its own temporary folder (reins keeps its state in
 ./.reins). Python 3 standard library only.
@@ -114,14 +119,17 @@ def read_bytes(path):
         return b""
 
 
-def measure(procs, kill):
-    """Kills the supervisor; (seconds until the last pid is dead, until every port is free), None if > GIVE_UP."""
+def measure(procs, sup, kill):
+    """Kills supervisor `sup`; seconds until it is dead itself, until the last
+    service pid is dead, until every port is free (None: not within GIVE_UP)."""
     pids = [pid for pid, _ in procs.values()]
     ports = [port for _, port in procs.values() if port]
     t0 = time.perf_counter()
     kill()
-    t_dead = t_free = None
-    while time.perf_counter() - t0 < GIVE_UP and (t_dead is None or t_free is None):
+    t_sup = t_dead = t_free = None
+    while time.perf_counter() - t0 < GIVE_UP and (t_sup is None or t_dead is None or t_free is None):
+        if t_sup is None and dead(sup):
+            t_sup = time.perf_counter() - t0
         if t_dead is None and all(dead(p) for p in pids):
             t_dead = time.perf_counter() - t0
         if t_free is None and all(port_free(p) for p in ports):
@@ -132,7 +140,7 @@ def measure(procs, kill):
                 os.kill(p, signal.SIGKILL)
             except OSError:
                 pass
-    return t_dead, t_free
+    return t_sup, t_dead, t_free
 
 
 def run_once(reins, mode, folder):
@@ -151,7 +159,7 @@ def run_once(reins, mode, folder):
             os.kill(p.pid, signal.SIGKILL)
             p.wait()
             return None
-        res = measure(procs, lambda: os.kill(p.pid, signal.SIGKILL))
+        res = measure(procs, p.pid, lambda: os.kill(p.pid, signal.SIGKILL))
         p.wait()
         return res
     r = subprocess.run([reins, "start", "--name", "svc", "--", sys.executable, "svc.py"], cwd=folder, env=env,
@@ -164,7 +172,63 @@ def run_once(reins, mode, folder):
     if not procs:
         os.kill(sup, signal.SIGKILL)
         return None
-    return measure(procs, lambda: os.kill(sup, signal.SIGKILL))
+    return measure(procs, sup, lambda: os.kill(sup, signal.SIGKILL))
+
+
+def rollup(pid):
+    """{'Pss': kB, 'Private_Clean': kB, ...} from /proc/PID/smaps_rollup."""
+    out = {}
+    for line in read_bytes(f"/proc/{pid}/smaps_rollup").decode().splitlines()[1:]:
+        parts = line.split()
+        if len(parts) >= 2 and parts[1].isdigit():
+            out[parts[0].rstrip(":")] = int(parts[1])
+    return out
+
+
+def switches(pid):
+    total = 0
+    for line in read_bytes(f"/proc/{pid}/status").decode().splitlines():
+        if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+            total += int(line.split()[1])
+    return total
+
+
+def keeper_cost(reins):
+    folder = tempfile.mkdtemp(prefix="reins-death-bench-")
+    p = subprocess.Popen([reins, "run", "--", "sleep", "600"], cwd=folder, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        keeper = None
+        until = time.monotonic() + 10
+        while keeper is None and time.monotonic() < until:
+            time.sleep(0.05)
+            for e in os.listdir("/proc"):
+                if e.isdigit() and read_bytes(f"/proc/{e}/comm").strip() == b"reins-keeper":
+                    st = read_bytes(f"/proc/{e}/stat")
+                    if st and int(st[st.rindex(b")") + 2:].split()[1]) == p.pid:
+                        keeper = int(e)
+        if keeper is None:
+            print("no keeper process found")
+            return
+        time.sleep(0.5)
+        before = (switches(p.pid), switches(keeper))
+        time.sleep(2)
+        after = (switches(p.pid), switches(keeper))
+        sup, kee = rollup(p.pid), rollup(keeper)
+        priv = lambda r: r.get("Private_Clean", 0) + r.get("Private_Dirty", 0)
+        print()
+        print("| idle, `reins run -- sleep 600` | PSS | private | context switches in 2 s |")
+        print("|---|---:|---:|---:|")
+        print(f"| reins | {sup.get('Pss', 0)} KiB | {priv(sup)} KiB | {after[0] - before[0]} |")
+        print(f"| its keeper | {kee.get('Pss', 0)} KiB | {priv(kee)} KiB | {after[1] - before[1]} |")
+    finally:
+        p.send_signal(signal.SIGINT)
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def ms(v):
@@ -179,23 +243,26 @@ def main():
     reins = os.path.abspath(args.reins)
     print("load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     print()
-    print("| supervisor SIGKILLed | last service process dead: median (max) | ports free: median (max) | left behind |")
-    print("|---|---:|---:|---:|")
+    print("| supervisor SIGKILLed | last service process dead: median (max) | ports free: median (max) "
+          "| the supervisor itself dead: median (max) | left behind |")
+    print("|---|---:|---:|---:|---:|")
     for mode, label in (("run", "`reins run`"), ("daemon", "daemon (`reins start`)")):
-        dead_t, free_t, left = [], [], 0
+        sup_t, dead_t, free_t, left = [], [], [], 0
         for _ in range(args.runs):
             folder = tempfile.mkdtemp(prefix="reins-death-bench-")
             try:
                 res = run_once(reins, mode, folder)
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
-            if res is None or res[0] is None or res[1] is None:
+            if res is None or None in res:
                 left += 1
                 continue
-            dead_t.append(res[0])
-            free_t.append(res[1])
+            sup_t.append(res[0])
+            dead_t.append(res[1])
+            free_t.append(res[2])
         cell = lambda v: f"{ms(statistics.median(v))} ({ms(max(v))})" if v else "—"
-        print(f"| {label}, {args.runs} runs | {cell(dead_t)} | {cell(free_t)} | {left} |")
+        print(f"| {label}, {args.runs} runs | {cell(dead_t)} | {cell(free_t)} | {cell(sup_t)} | {left} |")
+    keeper_cost(reins)
 
 
 if __name__ == "__main__":
