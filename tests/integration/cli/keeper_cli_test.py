@@ -217,7 +217,8 @@ def test_run_ctrl_c_leaves_no_keeper(d):
         track(k)
     if not check(line and len(keepers) == 1, f"reins run has one keeper child: {keepers}; {fg.stdout_text()!r}"):
         return
-    fg.signal(signal.SIGINT)
+    # As a terminal's Ctrl-C: to reins' whole process group (the keeper has left it).
+    os.killpg(fg.pid, signal.SIGINT)
     code = fg.wait(30)
     check(code == 0, f"Ctrl-C: exit 0, got {code}: {fg.stderr_text()!r}")
     check(wait_gone(keepers[0], 5), f"no keeper (pid {keepers[0]}) left after Ctrl-C")
