@@ -1,6 +1,7 @@
 #include "reins/supervisor/keeper_process.hpp"
 
 #include <poll.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -74,9 +75,16 @@ struct KeeperProcess::State {
         // the child (a host's may lock or allocate; glibc's and libuv's write
         // to pages that would then be copied), and the child needs none of
         // them: it makes raw system calls only.
+        // Signals blocked across it: until the child has reset the host's
+        // handlers (keeper::run), none of them may run in it.
+        sigset_t all, old;
+        sigfillset(&all);
+        ::pthread_sigmask(SIG_SETMASK, &all, &old);
         pid_t child = static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, 0));
+        int clone_errno = errno;
+        if (child != 0) ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
         if (child < 0) {
-            int err = errno;
+            int err = clone_errno;
             ::close(sv[0]);
             ::close(sv[1]);
             return fail(uv_error(-err, "keeper process: fork"));
