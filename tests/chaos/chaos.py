@@ -95,22 +95,37 @@ def nothing_left(r, d, ports=()):
 
 # ---- scenarios -------------------------------------------------------------------
 
+def sigkill_supervisor(r, d, sup, rng):
+    """SIGKILL of supervisor `sup`: alone — its keeper process then kills
+    every service process, so nothing may be left even before any `stop` —
+    or, half the time, together with its keeper, so that the services
+    survive for the next command's survivor handling. Returns the exit
+    `reins stop` owes: 1 (nothing alive) or 0 (survivors stopped)."""
+    if rng.random() < 0.5:
+        h.kill_with_keeper(sup)
+        wait_for(lambda: not alive(sup), 5)
+        return 0
+    os.kill(sup, signal.SIGKILL)
+    wait_for(lambda: not alive(sup), 5)
+    nothing_left(r, d, recorded_ports(d))
+    return 1
+
+
 def daemon_sigkill(d, rng, r):
-    """SIGKILL of the daemon at a random instant after its services are up;
-    the next `status` reports it, the next `stop` leaves nothing."""
+    """SIGKILL of the daemon (with or without its keeper) at a random instant
+    after its services are up; the next `status` reports it, the next `stop`
+    leaves nothing."""
     fixture_config(d)
     res = reins(["start"], d, timeout=60)
     if not r.expect(res.returncode == 0, f"start: {show(res)}"):
         return []
     sup = supervisor_pid(state_dir(d))
     time.sleep(rng.uniform(0, 0.3))
-    if sup:
-        os.kill(sup, signal.SIGKILL)
-        wait_for(lambda: not alive(sup), 5)
+    stop_code = sigkill_supervisor(r, d, sup, rng) if sup else 0
     res = reins(["status"], d, timeout=30)
     r.expect(res.returncode == 1, f"status after the supervisor died: exit 1: {show(res)}")
     res = reins(["stop"], d, timeout=60)
-    r.expect(res.returncode == 0, f"stop of the survivors: exit 0: {show(res)}")
+    r.expect(res.returncode == stop_code, f"stop after the supervisor died: exit {stop_code}: {show(res)}")
     return nothing_left(r, d, recorded_ports(d))
 
 
@@ -142,18 +157,18 @@ def daemon_sigkill_while_starting(d, rng, r):
 
 
 def run_sigkill(d, rng, r):
-    """SIGKILL of a foreground `reins run` after its services are up; `stop`
-    then finds the survivors."""
+    """SIGKILL of a foreground `reins run` (with or without its keeper) after
+    its services are up; `stop` then finds the survivors, if any."""
     fixture_config(d)
     fg = run_fg(["run"], d)
     if not r.expect(fg.wait_line(r"reins: web ready", 30), f"run: web ready: {fg.stderr_text()[-500:]}"):
         fg.wait(1)
         return []
     time.sleep(rng.uniform(0, 0.3))
-    fg.signal(signal.SIGKILL)
+    stop_code = sigkill_supervisor(r, d, fg.pid, rng)
     fg.wait(10)
     res = reins(["stop"], d, timeout=60)
-    r.expect(res.returncode == 0, f"stop of the survivors: exit 0: {show(res)}")
+    r.expect(res.returncode == stop_code, f"stop after the supervisor died: exit {stop_code}: {show(res)}")
     return nothing_left(r, d, recorded_ports(d))
 
 

@@ -56,6 +56,7 @@ SupervisorHost::SupervisorHost(HostOptions options) : options_(std::move(options
     so.say = [this](const std::string& line) { note(line); };
     so.subreaper = options_.subreaper;
     so.base_env = options_.base_env;
+    so.keeper = options_.keeper;
     sup_ = std::make_unique<supervisor::Supervisor>(std::move(so));
     ControlInfo info;
     info.version = options_.version;

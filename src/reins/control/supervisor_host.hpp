@@ -55,6 +55,8 @@ struct HostOptions {
     bool subreaper = true;
     /// The environment services inherit; empty: this process's.
     std::vector<std::string> base_env;
+    /// A keeper process stops the services if this process dies (SupervisorOptions::keeper).
+    bool keeper = true;
     /// Watch SIGINT/SIGTERM/SIGHUP (shut down on the first; a second SIGINT
     /// kills). false: no signal watcher at all, the process's handlers stay
     /// as the host set them.

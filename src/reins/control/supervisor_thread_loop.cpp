@@ -146,7 +146,7 @@ Outcome Reins::open() {
         so.say = [this](const std::string& line) { note(line); };
         so.base_env = o.base_env;
         so.subreaper = o.subreaper;
-        // MERGE so.keeper = o.keeper;
+        so.keeper = o.keeper;
         own_ = std::make_unique<supervisor::Supervisor>(std::move(so));
         sup_ = own_.get();
         sup_->events().add_listener([this](const ServiceEvent& e) { on_transition(e); });
@@ -159,7 +159,7 @@ Outcome Reins::open() {
     ho.on_event = [this](const ServiceEvent& e) { on_transition(e); };
     ho.say = [this](const std::string& line) { note(line); };
     ho.subreaper = o.subreaper;
-    // MERGE ho.keeper = o.keeper;
+    ho.keeper = o.keeper;
     ho.signals = false;
     ho.control_socket = o.control_socket;
     ho.lock_data = o.lock_data;

@@ -25,6 +25,9 @@ std::string supervisor_tag(pid_t pid, uint64_t start_time);
 /// A new id for a start of `service` by this process (counter per process).
 std::string new_instance_id(std::string_view service);
 
+/// The tag in every id new_instance_id() makes in this process.
+const std::string& own_supervisor_tag();
+
 /// (find_tagged_processes, in process_tree.hpp, finds them again.)
 
 }  // namespace reins::supervisor

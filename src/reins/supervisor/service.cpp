@@ -164,6 +164,7 @@ Result<std::unique_ptr<Instance>> Service::launch() {
     ic.say = ctx_.say;
     auto inst = Instance::launch(spec_, std::move(ic));
     if (!inst) return inst;
+    if (ctx_.track_group) ctx_.track_group((*inst)->pid(), true);
     status_.pid = (*inst)->pid();
     auto st = process_start_time(status_.pid);
     status_.pid_start_time = st ? *st : 0;
@@ -223,6 +224,7 @@ Task<void> Service::active(std::stop_token stop) {
             if (status_.state != ServiceState::stopping) transition(ServiceState::stopping, stop_reason(outcome));
         }
         co_await stop_run(*inst, outcome == Outcome::ended && ending_.kind == EndKind::unhealthy);
+        if (ctx_.track_group) ctx_.track_group(inst->pid(), false);
         co_await inst->shutdown(Millis(200));
 
         switch (outcome) {

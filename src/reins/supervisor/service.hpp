@@ -34,6 +34,10 @@ struct ServiceContext {
     std::shared_ptr<const std::vector<std::string>> base_env;
     /// Human lines about the services ("web: stop.pre: refused"); may be empty.
     std::function<void(const std::string&)> say;
+    /// Told of the process group of each run as it is spawned (true) and
+    /// once its processes are gone (false); may be empty. The supervisor's
+    /// keeper process kills these groups if the supervisor dies.
+    std::function<void(pid_t pgid, bool alive)> track_group;
 };
 
 /// What an event says beyond its states and reason (see ServiceEvent).

@@ -8,6 +8,7 @@
 
 #include "reins/async/timer.hpp"
 #include "reins/supervisor/stop_escalation.hpp"
+#include "reins/supervisor/instance_id.hpp"
 #include "reins/supervisor/subreaper.hpp"
 
 extern char** environ;
@@ -96,7 +97,12 @@ Result<void> Supervisor::add(std::vector<ServiceSpec> specs) {
         }
     for (auto& spec : specs) {
         std::string name = spec.name;
-        ServiceContext ctx{&events_, options_.sink, options_.notify_dir, base_env_, options_.say};
+        ServiceContext ctx{&events_, options_.sink, options_.notify_dir, base_env_, options_.say, {}};
+        ctx.track_group = [this](pid_t pgid, bool alive) {
+            if (!keeper_) return;
+            if (alive) keeper_->guard_group(pgid);
+            else keeper_->release_group(pgid);
+        };
         auto svc = std::make_unique<Service>(std::move(spec), std::move(ctx));
         Service* raw = svc.get();
         services_.emplace(name, std::move(svc));
@@ -150,6 +156,19 @@ Task<void> Supervisor::run(std::stop_token stop) {
                          "): double-forked descendants will be re-parented to init instead");
         }
     }
+    // Forked before the first service, so that none can outlive this
+    // process; finished after the last one stopped.
+    KeeperProcess keeper;
+    if (options_.keeper) {
+        auto k = KeeperProcess::start(own_supervisor_tag(), options_.say);
+        if (k) {
+            keeper = std::move(*k);
+            keeper_ = &keeper;
+        } else if (options_.say) {
+            options_.say("cannot start the keeper process (" + k.error().message() +
+                         "): if this process dies, its services outlive it until the next reins command stops them");
+        }
+    }
     TaskScope actors;  // shielded: stopped in dependency order below
     actors_ = &actors;
     for (const auto& n : order_) actors.spawn(services_.at(n)->run(actors.token()));
@@ -159,6 +178,8 @@ Task<void> Supervisor::run(std::stop_token stop) {
     actors_ = nullptr;
     actors.request_stop();
     co_await actors.join();
+    keeper_ = nullptr;
+    keeper.finish();
     if (reaper) {
         // Orphans no service could claim (docs/engine.md, "Stopping") go
         // with the supervisor rather than outlive it.

@@ -19,6 +19,7 @@
 
 #include "reins/async/task_scope.hpp"
 #include "reins/supervisor/event_bus.hpp"
+#include "reins/supervisor/keeper_process.hpp"
 #include "reins/supervisor/service.hpp"
 
 namespace reins::supervisor {
@@ -35,6 +36,10 @@ struct SupervisorOptions {
     /// stopped with their service (SPEC §5.1). Process-wide: off by default
     /// for embedding hosts; the reins executable turns it on.
     bool subreaper = false;
+    /// Fork a keeper process while run() is active (keeper_process.hpp): if
+    /// this process dies without stopping its services (SIGKILL, the OOM
+    /// killer, a crash), the keeper kills every process of every service.
+    bool keeper = true;
 };
 
 class Supervisor {
@@ -74,6 +79,8 @@ public:
 
     /// The service called `name`, or nullptr.
     Service* find(const std::string& name) const;
+    /// The keeper process's pid while run() is active (0: none).
+    pid_t keeper_pid() const noexcept { return keeper_ ? keeper_->pid() : 0; }
     /// Orphans reaped by the subreaper so far (0 without one).
     uint64_t orphans_reaped() const noexcept { return orphans_reaped_; }
     /// Every service's status, in the order they were added.
@@ -108,6 +115,7 @@ private:
     std::vector<std::string> order_;
     std::shared_ptr<const std::vector<std::string>> base_env_;  // shared by every service
     TaskScope* actors_ = nullptr;  // while run() is active
+    KeeperProcess* keeper_ = nullptr;  // while run() is active, with options_.keeper
     uint64_t orphans_reaped_ = 0;
 };
 

@@ -169,6 +169,37 @@ def daemons_of(state_dir):
     return found
 
 
+def children_of(pid):
+    """Pids of the live children of `pid`."""
+    found = []
+    for e in os.listdir("/proc"):
+        if e.isdigit():
+            st = read(f"/proc/{e}/stat", "")
+            if st and int(st[st.rindex(")") + 2:].split()[1]) == pid and alive(int(e)):
+                found.append(int(e))
+    return found
+
+
+def keepers_of(pid):
+    """The keeper processes of supervisor `pid`: its children called reins-keeper."""
+    return [c for c in children_of(pid) if (read(f"/proc/{c}/comm", "") or "").strip() == "reins-keeper"]
+
+
+def kill_with_keeper(sup):
+    """SIGKILL of supervisor `sup` together with its keeper process (docs/engine.md,
+    "When the supervisor dies"): its services then survive it, as they would a
+    supervisor whose keeper cannot see them, for the survivor handling of the
+    next command to find. Frozen first, so that it cannot start a new keeper."""
+    try:
+        os.kill(sup, signal.SIGSTOP)
+    except OSError:
+        return
+    for k in keepers_of(sup):
+        _kill(k)
+        wait_gone(k, 5)
+    _kill(sup)
+
+
 def track(pid):
     """A pid the cleanup kills (if it is still the same process)."""
     _current["pids"].add((pid, start_time(pid)))

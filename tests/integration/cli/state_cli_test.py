@@ -17,9 +17,9 @@ import sys
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from reins_harness import (FIXTURE, READY_RX, REINS, alive, api_config, check, daemons_of, env_for, main, port_free,
-                           read, ready_lines, reins, run_fg, service, show, start_ok, start_time, starts_recorded,
-                           state_json, status_json, supervisor_pid, track, wait_for, wait_gone, write)
+from reins_harness import (FIXTURE, READY_RX, REINS, alive, api_config, check, daemons_of, env_for, kill_with_keeper,
+                           main, port_free, read, ready_lines, reins, run_fg, service, show, start_ok, start_time,
+                           starts_recorded, state_json, status_json, supervisor_pid, track, wait_for, wait_gone, write)
 
 
 def test_concurrent_start(d):
@@ -69,10 +69,13 @@ def test_second_supervisor_on_locked_dir(d):
 # ---- a killed supervisor ---------------------------------------------------------------
 
 def kill_supervisor(d):
+    """SIGKILL of the daemon and of its keeper process: its services survive
+    it, for the survivor handling (the second line of defence) to find.
+    keeper_cli_test.py tests the keeper itself."""
     sd = os.path.join(d, ".reins")
     sup = supervisor_pid(sd)
     if check(sup and alive(sup), "a supervisor to kill"):
-        os.kill(sup, signal.SIGKILL)
+        kill_with_keeper(sup)
         check(wait_gone(sup, 5), "the supervisor died")
     return sup
 
@@ -87,6 +90,7 @@ def test_killed_supervisor(d):
     kill_supervisor(d)
     time.sleep(0.2)
     survived = alive(pid)
+    check(survived, f"the service {pid} survived its supervisor and keeper")
     r = reins(["status"], d)
     check(r.returncode == 1, f"status after SIGKILL of the supervisor: 1: {show(r)}")
     if survived:
