@@ -42,11 +42,22 @@ class Round:
 
     def __init__(self):
         self.problems = []
+        self.samples = []  # (daemon RSS KiB, seconds a `reins status` took)
 
     def expect(self, cond, what):
         if not cond:
             self.problems.append(what)
         return cond
+
+    def sample(self, d):
+        """The daemon's RSS and how long a `reins status` takes, after the fault."""
+        sup = supervisor_pid(state_dir(d))
+        if not sup or not alive(sup):
+            return
+        rss = rss_kib(sup)
+        t0 = time.monotonic()
+        reins(["status"], d, timeout=30)
+        self.samples.append((rss, time.monotonic() - t0))
 
 
 def state_dir(d):
@@ -224,6 +235,7 @@ def api_garbage(d, rng, r):
     after = rss_kib(sup) if sup else None
     if before and after:
         r.expect(after - before < 16 * 1024, f"daemon RSS {before} -> {after} KiB")
+    r.sample(d)
     res = reins(["stop"], d, timeout=60)
     r.expect(res.returncode == 0, f"stop: {show(res)}")
     return nothing_left(r, d)
@@ -262,6 +274,7 @@ def racing_commands(d, rng, r):
     r.expect(bool(sup) and alive(sup), "the daemon is still up (it has services)")
     res = reins(["start"], d, timeout=60)
     r.expect(res.returncode == 0, f"start of all after the race: {show(res)}")
+    r.sample(d)
     res = reins(["stop"], d, timeout=60)
     r.expect(res.returncode == 0, f"stop: {show(res)}")
     return nothing_left(r, d)
@@ -296,6 +309,7 @@ def state_dir_removed(d, rng, r):
     r.expect(len(h.daemons_of(sd)) <= 1 and bool(sup) and alive(sup), f"one supervisor: {h.daemons_of(sd)}")
     res = reins(["status"], d, timeout=30)
     r.expect(res.returncode == 0, f"status: {show(res)}")
+    r.sample(d)
     res = reins(["stop"], d, timeout=60)
     r.expect(res.returncode == 0, f"stop: {show(res)}")
     return nothing_left(r, d)
@@ -324,6 +338,7 @@ def hostile_output(d, rng, r):
         r.expect(True, "")
     except ValueError:
         r.expect(False, f"status --json is JSON: {res.stdout[:200]!r}")
+    r.sample(d)
     t0 = time.monotonic()
     res = reins(["stop"], d, timeout=60)
     r.expect(res.returncode == 0 and time.monotonic() - t0 < 10, f"stop: {show(res)}")
@@ -361,6 +376,7 @@ def fd_exhaustion(d, rng, r):
         for s in idle:
             s.close()
     r.expect(bool(sup) and alive(sup), "the daemon survived")
+    r.sample(d)
     res = reins(["stop"], d, timeout=60)
     r.expect(res.returncode == 0, f"stop once the clients are gone: {show(res)}")
     return nothing_left(r, d)
@@ -381,6 +397,7 @@ def refork_stop(d, rng, r):
             return []
         tag = exhaustion.instance_of(ready["reforker"][1])
         time.sleep(rng.uniform(0.1, 0.8))
+        r.sample(d)
         t0 = time.monotonic()
         res = reins(["stop"], d, timeout=60)
         took = time.monotonic() - t0
@@ -430,7 +447,7 @@ def main():
     for name, fn, expected in SCENARIOS:
         if only and name not in only:
             continue
-        failures, left_total, examples = 0, 0, []
+        failures, left_total, examples, samples = 0, 0, [], []
         t0 = time.monotonic()
         for i in range(rounds):
             d = tempfile.mkdtemp(prefix="reins-chaos-")
@@ -449,11 +466,16 @@ def main():
                     pass
                 shutil.rmtree(d, ignore_errors=True)
             r.problems += h.failures[n_harness:]
+            samples += r.samples
             if r.problems:
                 failures += 1
                 examples.append(f"round {i + 1}: " + "; ".join(p.strip() for p in r.problems)[:400])
         took = time.monotonic() - t0
-        table.append((name, rounds, failures, left_total, took, expected))
+        rss = [kb for kb, _ in samples if kb]
+        answers = sorted(t for _, t in samples)
+        daemon = (f"{min(rss) / 1024:.1f}–{max(rss) / 1024:.1f} MiB" if rss else "—",
+                  f"{answers[len(answers) // 2] * 1000:.0f} / {answers[-1] * 1000:.0f} ms" if answers else "—")
+        table.append((name, rounds, failures, left_total, took, expected, daemon))
         print(f"{'ok  ' if not failures else 'FAIL'} {name}: {failures}/{rounds} failed, "
               f"{left_total} processes left, {took:.1f}s", flush=True)
         for e in examples[:3]:
@@ -461,10 +483,10 @@ def main():
         if failures and expected:
             failed_expected = True
     print()
-    print("| scenario | rounds | failures | left behind | time | holds |")
-    print("|---|---|---|---|---|---|")
-    for name, n, f, left, took, expected in table:
-        print(f"| {name} | {n} | {f} | {left} | {took:.0f}s | {'yes' if expected else 'not yet'} |")
+    print("| scenario | rounds | failures | left behind | daemon RSS after the fault | `reins status` median / max | time | holds |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, n, f, left, took, expected, (rss, answer) in table:
+        print(f"| {name} | {n} | {f} | {left} | {rss} | {answer} | {took:.0f}s | {'yes' if expected else 'not yet'} |")
     return 1 if failed_expected else 0
 
 
