@@ -35,45 +35,7 @@ import sys
 import tempfile
 import time
 
-SERVICE = r'''
-import os, socket, sys, time
-
-def listen():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    s.listen()
-    return s
-
-main = listen()
-r, w = os.pipe()
-if os.fork() == 0:
-    os.setsid()
-    s = listen()
-    os.write(w, f"setsid {os.getpid()} {s.getsockname()[1]}\n".encode())
-    while True:
-        time.sleep(1)
-if os.fork() == 0:
-    if os.fork() == 0:
-        os.setsid()
-        s = listen()
-        os.write(w, f"double {os.getpid()} {s.getsockname()[1]}\n".encode())
-        while True:
-            time.sleep(1)
-    os._exit(0)
-bare = os.fork()
-if bare == 0:
-    os.close(w)
-    os.execve(sys.executable, [sys.executable, "-c", "import time\nwhile True: time.sleep(1)"], {})
-os.close(w)
-f = os.fdopen(r)
-lines = [f.readline().strip() for _ in range(2)]
-print(f"main {os.getpid()} {main.getsockname()[1]}", flush=True)
-print(f"bare {bare} 0", flush=True)
-for l in lines:
-    print(l, flush=True)
-while True:
-    time.sleep(1)
-'''
+SERVICE = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixture", "escaping_service.py")).read()
 
 LINE_RX = re.compile(rb"\b(main|bare|setsid|double) (\d+) (\d+)\b")
 GIVE_UP = 5.0  # seconds: a run whose processes live longer counts as "left behind"

@@ -21,50 +21,9 @@ from reins_harness import (alive, check, children_of, keepers_of, main, port_fre
 
 ROUNDS = 20
 
-# A service that binds a port and leaves three kinds of descendants behind:
-# a setsid'd child, a double-forked setsid'd grandchild (both holding the
-# service's listening socket and a port of their own), and a child that
-# clears its environment but stays in the service's process group. It
-# prints "NAME PID PORT" for each of them.
-SERVICE = r'''
-import os, socket, sys, time
-
-def listen():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    s.listen()
-    return s
-
-main = listen()
-r, w = os.pipe()
-if os.fork() == 0:
-    os.setsid()
-    s = listen()
-    os.write(w, f"setsid {os.getpid()} {s.getsockname()[1]}\n".encode())
-    while True:
-        time.sleep(1)
-if os.fork() == 0:
-    if os.fork() == 0:
-        os.setsid()
-        s = listen()
-        os.write(w, f"double {os.getpid()} {s.getsockname()[1]}\n".encode())
-        while True:
-            time.sleep(1)
-    os._exit(0)
-bare = os.fork()
-if bare == 0:
-    os.close(w)
-    os.execve(sys.executable, [sys.executable, "-c", "import time\nwhile True: time.sleep(1)"], {})
-os.close(w)
-f = os.fdopen(r)
-lines = [f.readline().strip() for _ in range(2)]  # the write end stays open in them
-print(f"main {os.getpid()} {main.getsockname()[1]}", flush=True)
-print(f"bare {bare} 0", flush=True)
-for l in lines:
-    print(l, flush=True)
-while True:
-    time.sleep(1)
-'''
+# The service whose descendants try every way out (tools/fixture/escaping_service.py).
+SERVICE = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tools", "fixture",
+                            "escaping_service.py")).read()
 
 LINE_RX = re.compile(r"\b(main|bare|setsid|double) (\d+) (\d+)\b")
 
