@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "reins/async/completion.hpp"
+#include "reins/async/line_splitter.hpp"
 #include "reins/async/result.hpp"
 #include "reins/async/stream.hpp"
 #include "reins/async/task.hpp"
@@ -42,13 +43,9 @@ public:
         bool continuation = false;
     };
 
-    /// Where one line (or piece) lies in a Batch's data.
-    struct Piece {
-        std::size_t offset = 0;     ///< into Batch::data
-        std::size_t size = 0;       ///< without the '\n'
-        bool continuation = false;  ///< as Line::continuation
-    };
-
+    /// Where one line (or piece) lies in a Batch's data (offset into
+    /// Batch::data, size without the '\n', continuation as Line's).
+    using Piece = LineSplitter::Piece;
     /// The lines (and pieces) buffered at once, in order, without a copy.
     /// Views into the reader: valid until the next next() or next_batch(),
     /// or the reader's destruction.
@@ -88,7 +85,7 @@ public:
     static constexpr std::size_t max_batch = 4096;
 
     /// Bytes received and not yet returned as lines.
-    std::size_t buffered() const noexcept { return buf_.size() - pos_; }
+    std::size_t buffered() const noexcept { return split_.buffered(); }
 
 private:
     // The pending next() or next_batch(), as the refill sees it.
@@ -105,20 +102,12 @@ private:
     // finishes the waiter. Its frame lives in pump_ (one per refill, not
     // per line) and is destroyed with the reader or the waiter.
     static Task<void> pump(LineReader* self, std::stop_token stop);
-    // Finds the next line or piece at pos_ without consuming it.
-    bool find(std::size_t& len, std::size_t& consume, bool& whole);
     bool take(Line& out);
     bool take(Batch& out);
-    void append(std::string_view chunk);
     void wake(Result<void> status);
 
     Stream* stream_;
-    std::size_t max_line_;
-    std::string buf_;        // [pos_, size) not yet returned; compacted before each append
-    std::size_t pos_ = 0;
-    std::size_t scanned_ = 0;  // [pos_, scanned_) holds no '\n' (no rescans of a long line)
-    bool continuing_ = false;  // the next piece continues a split line
-    bool eof_ = false;
+    LineSplitter split_;         // the bytes read, cut into lines
     std::vector<Piece> pieces_;  // the last batch's, reused
     Waiter* waiter_ = nullptr;
     Task<void> pump_;
