@@ -1,7 +1,7 @@
 // line_fuzz: the output line splitter (LineSplitter, the pure part of
 // LineReader) against any bytes, cut into reads of any sizes, with any
 // max_line. Checks what the supervisor relies on: no piece longer than
-// max_line, at most max_line bytes kept between reads, and the pieces put
+// max_line, no empty continuation, at most max_line bytes kept between reads, and the pieces put
 // back together give the input again ('\n' before every piece that does
 // not continue a cut line) — one piece at a time and in batches alike.
 #include <algorithm>
@@ -26,6 +26,7 @@ struct Rebuilt {
     void add(std::string_view piece, bool continuation, std::size_t max_line) {
         require(piece.size() <= max_line);
         require(!(first && continuation));
+        require(!continuation || !piece.empty());  // a cut line goes on with at least one byte
         if (!first && !continuation) text.push_back('\n');
         text.append(piece);
         first = false;
