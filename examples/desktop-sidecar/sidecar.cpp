@@ -54,7 +54,7 @@ static void say(const std::string& line) {
 
 // One event on the screen; false once the backend failed for good. (The
 // other way to get events: Options::on_event, a callback on reins' thread.)
-static bool show(SupervisorThread& sup, const HostEvent& e) {
+static bool show(const HostEvent& e) {
     if (e.kind != HostEvent::Kind::transition) {
         say(e.kind == HostEvent::Kind::note ? e.text : e.service + " | " + e.text);
         return true;
@@ -63,10 +63,8 @@ static bool show(SupervisorThread& sup, const HostEvent& e) {
     std::string what = t.from == t.to ? std::string(to_string(t.health))  // health news, a STATUS= text
                                       : std::string(to_string(t.from)) + " -> " + std::string(to_string(t.to));
     say(t.service + ": " + what + (t.reason.empty() ? "" : " (" + t.reason + ")"));
-    if (t.to == ServiceState::running && t.from != ServiceState::running)
-        for (const auto& s : sup.status().services)
-            if (s.name == t.service && s.port)
-                say(s.name + " ready on port " + std::to_string(s.port) + " (pid " + std::to_string(s.pid) + ")");
+    if (t.to == ServiceState::running && t.from != ServiceState::running && t.port)
+        say(t.service + " ready on port " + std::to_string(t.port) + " (pid " + std::to_string(t.pid) + ")");
     return t.to != ServiceState::failed;
 }
 
@@ -115,7 +113,7 @@ int main(int argc, char** argv) {
     pollfd fds[2] = {{sup->event_fd(), POLLIN, 0}, {signal_fd, POLLIN, 0}};
     bool gave_up = false, quit = once;
     for (;;) {
-        for (const auto& e : sup->take_events()) gave_up |= !show(*sup, e);
+        for (const auto& e : sup->take_events()) gave_up |= !show(e);
         if (quit || gave_up) break;
         if (poll(fds, 2, -1) < 0 && errno != EINTR) break;
         signalfd_siginfo si{};
@@ -125,6 +123,6 @@ int main(int argc, char** argv) {
         }
     }
     sup->shutdown();  // the stop pipeline for every service; then the thread ends
-    for (const auto& e : sup->take_events()) show(*sup, e);
+    for (const auto& e : sup->take_events()) show(e);
     return gave_up ? 1 : 0;
 }
