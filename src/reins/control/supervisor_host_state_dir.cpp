@@ -93,6 +93,7 @@ Result<void> SupervisorHost::recreate_state_dir() {
 
 Task<void> SupervisorHost::watch_state_dir(SupervisorHost* self, std::stop_token stop) {
     const std::string dir = self->options_.paths.dir;
+    int retries = 0;  // recreations that failed because the folder went again meanwhile
     for (;;) {
         // The parent is watched, for events about the entry of our folder:
         // the folder's own IN_DELETE_SELF comes only once nothing pins it,
@@ -116,7 +117,13 @@ Task<void> SupervisorHost::watch_state_dir(SupervisorHost* self, std::stop_token
         }
         if (stop.stop_requested() || !self->lock_) co_return;
         auto made = self->recreate_state_dir();
-        if (made) continue;  // watch the new folder
+        if (made) {
+            retries = 0;
+            continue;  // watch the new folder
+        }
+        // Removed or moved again while it was being recreated (a second
+        // `rm -rf` or `mv` right after the first): try again on what is there now.
+        if (made.error().code != LockErrc::busy && self->state_dir_replaced() && ++retries < 20) continue;
         if (made.error().code == LockErrc::busy) {
             // Another supervisor owns the new folder: leave it alone (no
             // pid, state or lock file of ours there), tell its log, and go.

@@ -155,6 +155,27 @@ def test_moved_state_dir_is_recreated(d):
     check(os.path.exists(os.path.join(moved, "state.json")), "the moved folder is left alone")
 
 
+def test_moved_again_while_recreated(d):
+    """The folder moved away again and again, as fast as it reappears (a
+    second `mv` or `rm -rf` lands while the supervisor is recreating it):
+    the supervisor never gives up on it, and ends up with the folder in place."""
+    sd, sup, api_pid, port, ticker_pid = start_daemon(d)
+    if not sup or not api_pid:
+        return
+    moves = 0
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline and moves < 200:
+        try:
+            os.rename(sd, os.path.join(d, f"moved-{moves}"))
+            moves += 1
+        except OSError:
+            pass  # not recreated yet
+    check(moves >= 5, f"moved it {moves} times")
+    if not check_recreated(d, sd, sup, api_pid, ticker_pid, f"{moves} moves in a row"):
+        return
+    check_stop_leaves_nothing(d, sd, sup, api_pid, port, ticker_pid)
+
+
 def test_lost_race_leaves_one_supervisor(d):
     """A supervisor that locks the new folder before the old one could (the
     old one is held stopped to widen the window) wins; the old one leaves
