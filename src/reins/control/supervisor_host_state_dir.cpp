@@ -123,7 +123,7 @@ Task<void> SupervisorHost::watch_state_dir(SupervisorHost* self, std::stop_token
         }
         // Removed or moved again while it was being recreated (a second
         // `rm -rf` or `mv` right after the first): try again on what is there now.
-        if (made.error().code != LockErrc::busy && self->state_dir_replaced() && ++retries < 20) continue;
+        if (made.error().code != LockErrc::busy && self->state_dir_replaced() && ++retries < 50) continue;
         if (made.error().code == LockErrc::busy) {
             // Another supervisor owns the new folder: leave it alone (no
             // pid, state or lock file of ours there), tell its log, and go.

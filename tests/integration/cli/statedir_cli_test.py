@@ -163,14 +163,16 @@ def test_moved_again_while_recreated(d):
     if not sup or not api_pid:
         return
     moves = 0
-    deadline = time.monotonic() + 3
-    while time.monotonic() < deadline and moves < 200:
-        try:
-            os.rename(sd, os.path.join(d, f"moved-{moves}"))
-            moves += 1
-        except OSError:
-            pass  # not recreated yet
-    check(moves >= 5, f"moved it {moves} times")
+    for i in range(15):  # each time the very moment it is back
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            try:
+                os.rename(sd, os.path.join(d, f"moved-{i}"))
+                moves += 1
+                break
+            except OSError:
+                pass  # not recreated yet
+    check(moves == 15, f"moved it 15 times: {moves}")
     if not check_recreated(d, sd, sup, api_pid, ticker_pid, f"{moves} moves in a row"):
         return
     check_stop_leaves_nothing(d, sd, sup, api_pid, port, ticker_pid)
