@@ -3,8 +3,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <optional>
 #include <utility>
 
+#include "reins/async/task_scope.hpp"
 #include "reins/async/timer.hpp"
 #include "reins/supervisor/instance_id.hpp"
 #include "reins/supervisor/process_tree.hpp"
@@ -119,26 +121,84 @@ void Service::answer_waiters(const Result<void>& r, bool spawned_only) {
 
 // ---- the actor ----------------------------------------------------------------
 
-Task<void> Service::run(std::stop_token stop) {
-    for (;;) {
-        auto msg = co_await mailbox_.recv(stop);
-        if (!msg) break;
-        auto* cmd = std::get_if<Command>(&*msg);
-        if (!cmd) continue;  // an event of a finished run
-        if (cmd->kind == Command::Kind::stop) {
-            cmd->answer(fail(Errc::not_running, spec_.name + " is not running"));
-            continue;
+namespace {
+
+// Sends a Wakeup into the mailbox after `delay`: the actor waits on its one
+// mailbox only, never on a race of two sources that could lose a message.
+Task<void> wake_after(Channel<ServiceMessage>* mailbox, Millis delay, uint64_t generation, std::stop_token stop) {
+    auto slept = co_await sleep(delay, stop);
+    if (!slept) co_return;
+    auto sent = co_await mailbox->send(ServiceMessage(Wakeup{generation}), stop);
+    (void)sent;
+}
+
+}  // namespace
+
+MachineInput Service::input_of(const ServiceMessage& msg) const {
+    using In = MachineInput;
+    if (const auto* cmd = std::get_if<Command>(&msg)) {
+        switch (cmd->kind) {
+        case Command::Kind::start: return cmd->wait_ready ? In::start : In::start_spawn_only;
+        case Command::Kind::stop: return In::stop;
+        case Command::Kind::restart: return In::restart;
         }
-        policy_.reset();  // a manual start closes an open circuit
-        status_.restarts = 0;
-        restart_attempt_ = 0;
-        start_waiters_.push_back(std::move(*cmd));
-        co_await active(stop);
+    }
+    if (const auto* w = std::get_if<Wakeup>(&msg))
+        return w->generation == wake_generation_ ? In::backoff_elapsed : In::old_backoff_elapsed;
+    const auto& e = std::get<InstanceEvent>(msg);
+    if (e.generation != generation_) return In::old_report;
+    const bool announced = inst_ && inst_->stop_announced();  // STOPPING=1 came first: it meant to stop
+    using K = InstanceEvent::Kind;
+    switch (e.kind) {
+    case K::ready: return In::ready;
+    case K::start_timeout: return In::start_timeout;
+    case K::exited: return announced ? In::exited_announced : In::exited;
+    case K::healthy: return In::healthy;
+    case K::unhealthy: return announced ? In::unhealthy_announced : In::unhealthy;
+    case K::probe_failed: return In::probe_failed;
+    case K::status_text: return In::notify_status;
+    case K::stopping: return In::notify_stopping;
+    case K::main_pid: return In::notify_main_pid;
+    }
+    return In::old_report;
+}
+
+Task<void> Service::run(std::stop_token stop) {
+    std::optional<TaskScope> backoff;  // the backoff timer while restarting
+    bool leaving = false;
+    while (!leaving) {
+        auto msg = co_await mailbox_.recv(stop);
+        ServiceMessage* m = msg ? &*msg : nullptr;
+        std::optional<MachineInput> input = m ? input_of(*m) : MachineInput::shutdown;
+        while (input) {
+            const Cell cell = service_cell(status_.state, *input);
+            input.reset();
+            // The steps that are I/O are done here; apply() does the rest.
+            for (const Step& step : cell.steps) {
+                if (step.act == Act::clear_away_run || step.act == Act::clear_away_ended_run) {
+                    co_await clear_away(step.act == Act::clear_away_ended_run);
+                } else if (step.act == Act::arm_backoff) {
+                    ++status_.restarts;
+                    const uint64_t gen = ++wake_generation_;
+                    backoff.emplace(stop);
+                    backoff->spawn(wake_after(&mailbox_, decision_.delay, gen, backoff->token()));
+                } else if (step.act == Act::disarm_backoff) {
+                    if (!backoff) continue;
+                    backoff->request_stop();
+                    co_await backoff->join();
+                    backoff.reset();
+                } else if (step.act == Act::leave) {
+                    leaving = true;
+                } else {
+                    input = apply(step, m);
+                }
+            }
+        }
     }
     // Nobody will answer what is still queued.
     mailbox_.close();
-    while (auto m = mailbox_.try_recv())
-        if (auto* c = std::get_if<Command>(&*m)) c->answer(fail(Errc::cancelled, "supervisor stopping"));
+    while (auto q = mailbox_.try_recv())
+        if (auto* c = std::get_if<Command>(&*q)) c->answer(fail(Errc::cancelled, "supervisor stopping"));
     answer_waiters(fail(Errc::cancelled, "supervisor stopping"));
 }
 
@@ -173,91 +233,6 @@ Result<std::unique_ptr<Instance>> Service::launch() {
     status_.stop_requested = false;
     status_.last_output.clear();
     return inst;
-}
-
-Task<void> Service::active(std::stop_token stop) {
-    for (;;) {
-        recent_.clear();
-        auto launched = launch();
-        if (!launched) {
-            Error err = std::move(launched).error();
-            status_.status_text = err.message();
-            // Every start passes through `starting`, even one that could not spawn.
-            transition(ServiceState::starting, "start requested",
-                       EventDetail::start_of(std::exchange(restart_attempt_, 0)));
-            // A busy port or a bad setting does not go away by retrying.
-            if (err.code.category() == port_category() || err.is(Errc::config)) {
-                transition(ServiceState::failed, err.message(), EventDetail::about(err.message()));
-                answer_waiters(fail(err));
-                co_return;
-            }
-            answer_waiters(fail(err));
-            end_reason_ = err.message();
-            ending_ = Ending{EndKind::start_failed};
-            RestartDecision d = policy_.decide(ending_, Clock::now());
-            begin_ending(d);
-            bool again = co_await after_ending(d, stop);
-            if (!again) co_return;
-            continue;
-        }
-        std::unique_ptr<Instance> inst = std::move(*launched);
-        transition(ServiceState::starting, "spawned pid " + std::to_string(inst->pid()),
-                   EventDetail::start_of(std::exchange(restart_attempt_, 0)));
-        answer_waiters({}, /*spawned_only=*/true);
-        if (spec_.ready.kind == ProbeKind::none && spec_.ready.after.count() == 0) {
-            // Ready at spawn, decided here rather than by a message: an exit
-            // already queued in the mailbox must not count as a failed startup.
-            transition(ServiceState::running, "ready: spawned");
-            inst->start_liveness();
-            answer_waiters({});
-        }
-
-        Outcome outcome = co_await watch(*inst, stop);
-        const bool was_starting = status_.state == ServiceState::starting;
-        RestartDecision decision;
-        if (outcome == Outcome::ended) {
-            decision = policy_.decide(ending_, Clock::now());
-            begin_ending(decision);
-        } else {
-            status_.stop_requested = true;
-            // (Already `stopping` when the service announced STOPPING=1 first.)
-            if (status_.state != ServiceState::stopping) transition(ServiceState::stopping, stop_reason(outcome));
-        }
-        co_await stop_run(*inst, outcome == Outcome::ended && ending_.kind == EndKind::unhealthy);
-        if (ctx_.track_group) ctx_.track_group(inst->pid(), false);
-        co_await inst->shutdown(Millis(200));
-
-        switch (outcome) {
-        case Outcome::user_stop:
-            sticky_port_ = 0;  // a start after a stop chooses its port afresh
-            transition(ServiceState::stopped, "stopped (" + std::string(to_string(status_.stopped_by)) + ")");
-            for (auto& w : stop_waiters_) w.answer({});
-            stop_waiters_.clear();
-            answer_waiters(fail(Errc::cancelled, spec_.name + " was stopped before it was ready"));
-            co_return;
-        case Outcome::supervisor_stop:
-            sticky_port_ = 0;
-            transition(ServiceState::stopped, "supervisor stopping");
-            answer_waiters(fail(Errc::cancelled, "supervisor stopping"));
-            co_return;
-        case Outcome::user_restart:
-            // Through `stopped`, as the state diagram has it; the port stays.
-            transition(ServiceState::stopped, "restart requested");
-            policy_.reset();
-            status_.restarts = 0;
-            restart_attempt_ = 0;
-            continue;
-        case Outcome::ended: {
-            // After shutdown(): the output still in the pipes is drained by now.
-            status_.last_output.assign(recent_.begin(), recent_.end());
-            if (ending_.kind == EndKind::start_failed || was_starting)
-                answer_waiters(fail(Errc::spawn_failed, spec_.name + " failed to start: " + end_reason_));
-            bool again = co_await after_ending(decision, stop);
-            if (!again) co_return;
-            continue;
-        }
-        }
-    }
 }
 
 }  // namespace reins::supervisor

@@ -4,7 +4,8 @@
 // the control API, an embedding host) send it Commands; the instance's
 // concern tasks send it InstanceEvents; both arrive in one mailbox, so the
 // operations on a service are serialized (a restart while stopping waits for
-// the stop, then starts).
+// the stop, then starts). What each message does in each state is decided by
+// the table in service_machine.hpp; the actor only carries it out.
 #pragma once
 
 #include <deque>
@@ -19,6 +20,7 @@
 #include "reins/supervisor/event_bus.hpp"
 #include "reins/supervisor/instance.hpp"
 #include "reins/supervisor/restart_policy.hpp"
+#include "reins/supervisor/service_machine.hpp"
 #include "reins/supervisor/service_message.hpp"
 #include "reins/supervisor/service_spec.hpp"
 #include "reins/supervisor/service_state.hpp"
@@ -105,30 +107,29 @@ public:
     Task<Result<void>> restart(std::stop_token stop = {});
 
 private:
-    enum class Outcome { user_stop, user_restart, supervisor_stop, ended };
-
     Task<Result<void>> ask(Command::Kind kind, bool wait_ready, std::stop_token stop,
                            std::shared_ptr<Channel<Result<void>>> spawned = nullptr);
-    /// From a start until the service is stopped, failed, or told to stop.
-    Task<void> active(std::stop_token stop);
-    /// Handles messages while a run is alive; sets ending_ when it ended by itself.
-    Task<Outcome> watch(Instance& inst, std::stop_token stop);
+    /// What a message is to the state table.
+    MachineInput input_of(const ServiceMessage& msg) const;
+    /// Carries out one step of a cell that is not I/O; a launch and a
+    /// decision answer with the next input.
+    std::optional<MachineInput> apply(const Step& step, ServiceMessage* msg);
+    /// Publishes the transition of an Act::enter step.
+    void enter(ServiceState to, Why why, const InstanceEvent* event);
+    /// How the waiting starts are answered for `why`.
+    Result<void> answer_for(Why why) const;
+    /// Stops every process of the run and lets it go (no-op without one);
+    /// `ended`: the run ended by itself, its last output is kept.
+    Task<void> clear_away(bool ended);
     /// Stops every process of the run (docs/engine.md, "stop_instance"). After
     /// a liveness failure the hooks (stop.pre, stop.http) are skipped unless
     /// stop.hooks_when_unhealthy asks for them.
     Task<void> stop_run(Instance& inst, bool liveness_failure);
-    /// The transition that starts an ending: `restarting`, or `stopping`
-    /// when the policy lets the service stay stopped.
-    void begin_ending(const RestartDecision& d);
-    /// After a run ended by itself and its processes are gone: stay
-    /// stopped, fail, or restart after the backoff. True to start again.
-    Task<bool> after_ending(RestartDecision d, std::stop_token stop);
     /// The run's port: the last one while it is free (sticky), else a new one.
     Result<int> choose_port() const;
     Result<std::unique_ptr<Instance>> launch();
     void transition(ServiceState to, std::string reason, EventDetail detail = {});
     void answer_waiters(const Result<void>& r, bool spawned_only = false);
-    static std::string stop_reason(Outcome o);
 
     ServiceSpec spec_;
     ServiceContext ctx_;
@@ -139,8 +140,11 @@ private:
     uint64_t generation_ = 0;       // of runs: tags InstanceEvents
     uint64_t wake_generation_ = 0;  // of backoff timers: tags Wakeups
     int sticky_port_ = 0;           // the last run's port, kept across restarts (0 after a stop)
+    std::unique_ptr<Instance> inst_;  // the run under way (null between runs)
+    Error spawn_error_;             // why the last launch could not spawn
     Ending ending_;                 // how the last run ended by itself
     std::string end_reason_;        // …in words ("exit 3", "not ready within 30s")
+    RestartDecision decision_;      // the restart policy's answer on that ending
     int restart_attempt_ = 0;       // the restart under way (0: none, or a manual start)
     // Start commands waiting for running (or spawned) and the pending stop replies.
     std::vector<Command> start_waiters_;
