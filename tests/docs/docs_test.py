@@ -8,8 +8,8 @@ Usage: docs_test.py SOURCE_ROOT
    markdown file names one of its headings (GitHub's anchor rules).
 2. No source, build or doc file cites the product contract or the engineering
    guide that lived outside the repository (by section mark, by name, or by a
-   path into ../shared); each pointer goes into docs/ instead. ALLOWED lists
-   files still being rewritten, to shrink to nothing.
+   path into the folder beside it); each pointer goes into docs/ instead.
+   ALLOWED lists files still being rewritten, to shrink to nothing.
 """
 import os
 import re
