@@ -1,5 +1,5 @@
 // reins check [-c FILE] [--json] [--port-base N]: validate the config and
-// print the effective configuration of every service (SPEC §2, §3).
+// print the effective configuration of every service (docs/cli.md, docs/config.md).
 #include <optional>
 #include <string>
 

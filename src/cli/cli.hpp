@@ -1,5 +1,5 @@
 // The reins executable: a table of commands, each in its own file, sharing
-// one argument parser and one output object (SPEC §2: human lines on
+// one argument parser and one output object (docs/cli.md: human lines on
 // stderr prefixed `reins:`, data on stdout, colors only on a TTY and never
 // with NO_COLOR, the seeds' exit codes).
 //
@@ -18,7 +18,7 @@
 
 namespace reins::cli {
 
-/// Exit codes of the control commands (SPEC §2).
+/// Exit codes of the control commands (docs/cli.md, Exit codes).
 enum Exit : int {
     exit_ok = 0,
     exit_not_found = 1,    ///< no supervisor / no such service / not running
@@ -90,7 +90,7 @@ std::string config_path(const Args& args, Output& out);
 /// Config diagnostics, gcc-style with excerpts, on stderr.
 void print_diagnostics(const std::vector<config::Diagnostic>& ds, Output& out);
 
-/// Where a command's supervisor lives (SPEC §2, §5.7).
+/// Where a command's supervisor lives (docs/cli.md, The state directory).
 struct Place {
     std::string config;     ///< the config file as given/found; empty: none (single-command mode)
     std::string state_dir;  ///< absolute: --state-dir, else $REINS_STATE_DIR, else .reins/ beside the config, else ./.reins
@@ -119,7 +119,7 @@ int run_status(const Args& args, Output& out);
 int run_daemon(const Args& args, Output& out);
 int run_logs(const Args& args, Output& out);
 
-/// The per-service options of run and start (SPEC §2).
+/// The per-service options of run and start (docs/cli.md, Options).
 const std::vector<OptionDef>& service_options();
 /// service_options() and --ready-fd (the hidden `reins __daemon`).
 const std::vector<OptionDef>& daemon_options();

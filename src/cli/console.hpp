@@ -1,4 +1,4 @@
-// What `reins run` prints (SPEC §2): every service line as `NAME | line`
+// What `reins run` prints (docs/cli.md, Foreground): every service line as `NAME | line`
 // (name column aligned; on a TTY one color per service and stderr lines
 // with a red separator), the ready (or started) lines, and a one-line progress
 // indicator while a readiness wait passes 2 s. Each batch of lines is one

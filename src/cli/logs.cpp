@@ -1,5 +1,5 @@
 // reins logs [SERVICE...] [-f] [-n N]: print (and follow) captured output
-// (SPEC §5.6). Reads the log files directly, so it works whether or not a
+// (docs/cli.md, Logs). Reads the log files directly, so it works whether or not a
 // supervisor is running, and after it is gone.
 #include <algorithm>
 #include <charconv>

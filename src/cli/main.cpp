@@ -1,4 +1,4 @@
-// reins: the command table and dispatch (SPEC §2).
+// reins: the command table and dispatch (docs/cli.md).
 #include <fcntl.h>
 #include <unistd.h>
 #include <uv.h>

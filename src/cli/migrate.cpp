@@ -1,5 +1,6 @@
 // reins config migrate [-c FILE] [--dry-run]: rewrite an older config as the
-// current version, atomically, keeping the original as FILE.bak (SPEC §3).
+// current version, atomically, keeping the original as FILE.bak
+// (docs/config.md, The legacy format).
 #include "cli/cli.hpp"
 #include "reins/config/config.hpp"
 #include "reins/config/migrate.hpp"

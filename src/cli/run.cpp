@@ -1,5 +1,5 @@
 // reins run [SERVICE...] | reins run -- COMMAND...: supervise in the
-// foreground (SPEC §2): output as `NAME | line`, ready lines, Ctrl-C stops
+// foreground (docs/cli.md, Foreground): output as `NAME | line`, ready lines, Ctrl-C stops
 // everything in order (a second one kills) and says what a slow stop waits
 // for, and the exit code says how the services ended.
 #include <map>

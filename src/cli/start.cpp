@@ -1,7 +1,8 @@
 // reins start [SERVICE...] | reins start --name X -- CMD, and reins restart:
 // make sure a supervisor runs on the state directory (spawning the daemon
 // if needed), then ask it to start (or restart) the services and report
-// their ready lines — or why they failed, with the exit code of SPEC §2.
+// their ready lines — or why they failed, with the exit code of
+// docs/cli.md, Exit codes.
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>

@@ -1,4 +1,4 @@
-// reins status [SERVICE...] [--json] [--lsb]: what is running (SPEC §2).
+// reins status [SERVICE...] [--json] [--lsb]: what is running (docs/cli.md).
 // Without a living supervisor it reads state.json: a supervisor that was
 // killed is reported with the service processes that survived it.
 #include <cstdio>
@@ -17,7 +17,7 @@ using nlohmann::json;
 
 namespace {
 
-// LSB status codes (SPEC §2).
+// LSB status codes (docs/cli.md, Exit codes).
 constexpr int lsb_running = 0, lsb_failed = 1, lsb_not_running = 3, lsb_unknown = 4;
 
 std::string duration_text(int64_t ms) {
@@ -145,7 +145,7 @@ int run_status(const Args& args, Output& out) {
         else if (state != "running") stopped = true;
     }
     if (unknown || stopped) code = exit_not_found;
-    if (failed) code = exit_failure;  // SPEC §5.3: the circuit is open
+    if (failed) code = exit_failure;  // the circuit breaker is open
     // LSB: the first that applies of 4, 1, 3, 0.
     lsb_code = unknown ? lsb_unknown : failed ? lsb_failed : stopped ? lsb_not_running : lsb_running;
     for (const auto& sv : shown) {

@@ -1,5 +1,5 @@
 // reins stop [SERVICE...]: stop services; with none named, every service
-// and the supervisor (SPEC §2, §5.5). After a supervisor was killed, stops
+// and the supervisor (docs/cli.md). After a supervisor was killed, stops
 // the service processes that survived it and removes the stale files.
 #include <unistd.h>
 

@@ -22,8 +22,8 @@ Result<control::ControlReply> call_supervisor(const std::string& state_dir, std:
 /// "no supervisor running on DIR" + hint, exit 1.
 int say_not_running(const std::string& state_dir, Output& out);
 
-/// The exit code of an API error kind (SPEC §2): not_found/not_running 1,
-/// port_in_use 2, anything else 3.
+/// The exit code of an API error kind (docs/cli.md, Exit codes):
+/// not_found/not_running 1, port_in_use 2, anything else 3.
 int exit_for_kind(const std::string& kind);
 
 /// Reports a start/restart reply: one ready line (a started line for a

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmarks of the reins command itself (SPEC §7, docs/benchmarks.md).
+"""Benchmarks of the reins command itself (docs/benchmarks.md).
 
     cli_bench.py REINS FIXTURE [--runs N] [--flood SIZE] [--flood-runs M]
 

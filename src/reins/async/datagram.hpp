@@ -1,5 +1,5 @@
 // DatagramSocket: a Unix datagram socket that receives messages with the
-// sender's credentials (for sd_notify, SPEC §5.8).
+// sender's credentials (for sd_notify: docs/engine.md, Readiness notification).
 //
 // libuv's uv_udp does not do AF_UNIX, so this is a raw non-blocking socket
 // watched by a uv_poll_t. The poll handle and the fd live in heap state that

@@ -39,7 +39,7 @@ public:
         /// logs store what the program wrote, and a CRLF stays visible.
         std::string text;
         /// True for the 2nd, 3rd... pieces of a line split at max_line
-        /// (written as out+/err+ in logs, SPEC §5.6).
+        /// (written as out+/err+ in logs: docs/cli.md, Logs).
         bool continuation = false;
     };
 

@@ -3,7 +3,8 @@
 //
 // Child exits come only through libuv (its SIGCHLD watcher and exit_cb):
 // reins never installs a SIGCHLD handler or calls waitpid on its own, since
-// stealing libuv's status loses the exit for good (GUIDE §8.3).
+// stealing libuv's status loses the exit for good (docs/design.md, Who
+// owns a uv handle).
 //
 // The process handle is never closed before libuv reported the exit (that
 // would lose the exit and leave a zombie). A Process destroyed while its

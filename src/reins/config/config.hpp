@@ -1,4 +1,4 @@
-// reins::config — reins.toml (SPEC §3), the legacy single-server format and
+// reins::config — reins.toml (docs/config.md), the legacy single-server format and
 // Procfile + .env, turned into the supervisor's ServiceSpecs.
 //
 //   auto r = reins::config::load_file("reins.toml");
@@ -92,7 +92,7 @@ LoadResult load_procfile(std::string_view text, const std::string& path, const L
 /// load_file as a Result.
 Result<Config> load_config(const std::string& path, const LoadOptions& options = {});
 
-/// The config to use in `dir` (SPEC §2): "reins.toml" if present, else
+/// The config to use in `dir` (docs/config.md): "reins.toml" if present, else
 /// "Procfile", joined to `dir`; empty if neither exists.
 std::string find_config(const std::string& dir);
 

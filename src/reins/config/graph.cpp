@@ -1,4 +1,4 @@
-// depends_on across services: unknown names and cycles (SPEC §3), reported
+// depends_on across services: unknown names and cycles (docs/config.md), reported
 // at the entry that names them.
 #include <algorithm>
 #include <deque>

@@ -63,7 +63,8 @@ void read_legacy(Checker& c, const Node& root, const Place& place, Config& cfg) 
     s.name = "server";
     s.cwd = place.dir;
     s.logs.file = "logs/server.log";
-    // The seeds' defaults where the v1 ones differ; the rest are equal (SPEC §3).
+    // The seeds' defaults where the v1 ones differ; the rest are equal
+    // (docs/config.md, The legacy format).
     s.ready.kind = supervisor::ProbeKind::http;
     s.ready.target = "/ready";
     s.health.kind = supervisor::ProbeKind::http;

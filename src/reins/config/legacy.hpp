@@ -1,5 +1,5 @@
-// Internal: the legacy single-server format of the seeds (SPEC §3 table),
-// read as one service named `server`.
+// Internal: the legacy single-server format of the seeds (docs/config.md,
+// The legacy format), read as one service named `server`.
 #pragma once
 
 #include "reins/config/config.hpp"

@@ -1,4 +1,4 @@
-// The one translation unit that includes toml++ (GUIDE §10): TOML text →
+// The one translation unit that includes toml++ (docs/design.md, Layers): TOML text →
 // Node tree with source positions. Everything else works on Nodes.
 #include <algorithm>
 #include <climits>

@@ -55,7 +55,7 @@ struct Hit {
 };
 
 /// A service's table seen through [defaults]: its own value wins, tables
-/// merge key by key (SPEC §3).
+/// merge key by key (docs/config.md, `[defaults]`).
 class Layers {
 public:
     struct Layer {

@@ -1,5 +1,6 @@
-// Internal: the known keys of each table, for the unknown-key check (SPEC
-// §3: unknown keys are errors, with the closest known key suggested).
+// Internal: the known keys of each table, for the unknown-key check
+// (docs/config.md, Errors: unknown keys are errors, with the closest known
+// key suggested).
 #pragma once
 
 #include <string>

@@ -1,4 +1,4 @@
-// The per-service flags of `reins run` and `reins start` (SPEC §2): they
+// The per-service flags of `reins run` and `reins start` (docs/cli.md, Options): they
 // describe the service in single-command mode (`run -- CMD`) and override
 // the config for a single service. One parser for both the CLI and the
 // control API (which receives the same flags from `start --name X -- CMD`).
@@ -28,8 +28,8 @@ const std::vector<std::string_view>& service_flag_names();
 Result<void> apply_flags(supervisor::ServiceSpec& spec, const FlagValues& flags, const std::string& base_dir);
 
 /// A single-command service: `argv` exec'd directly, named by --name (else
-/// the basename of argv[0]), SPEC §3 defaults, then `flags`; runs in
-/// `base_dir` unless --cwd says otherwise.
+/// the basename of argv[0]), the defaults of docs/config.md, then `flags`;
+/// runs in `base_dir` unless --cwd says otherwise.
 Result<supervisor::ServiceSpec> spec_from_command(std::vector<std::string> argv, const FlagValues& flags,
                                                   const std::string& base_dir);
 

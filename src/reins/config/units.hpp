@@ -1,5 +1,6 @@
 // Durations and sizes: the one place their text forms are read and written
-// (SPEC §2), used by the config loader and by every CLI flag that takes one.
+// (docs/config.md, Values), used by the config loader and by every CLI
+// flag that takes one.
 //
 //   durations  "250ms", "5s", "2m", "1h"; also "1.5s" and "1m30s"; "0" alone.
 //              Millisecond resolution, never negative, at most 365 days.

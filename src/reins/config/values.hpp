@@ -1,5 +1,5 @@
 // The text forms of the other setting values, shared by reins.toml and the
-// CLI flags (SPEC §2, §3): signals, restart policies, HTTP stop requests,
+// CLI flags (docs/config.md, docs/cli.md): signals, restart policies, HTTP stop requests,
 // probe targets, readiness regexes, and the --ready / --health / --env flags.
 //
 // Like units.hpp, a failure is an Errc::config Error whose context is a

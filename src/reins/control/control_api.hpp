@@ -1,4 +1,4 @@
-// ControlApi: the routes of the control socket (SPEC §5.9) over a running
+// ControlApi: the routes of the control socket (docs/cli.md, Control API) over a running
 // Supervisor. The CLI is a client of exactly these routes.
 //
 //   GET  /v1/status                          supervisor and every service

@@ -1,4 +1,4 @@
-// The client side of the control API (SPEC §5.9): one request over
+// The client side of the control API (docs/cli.md, Control API): one request over
 // reins.sock, JSON in and out. The CLI's commands are built on it.
 #pragma once
 

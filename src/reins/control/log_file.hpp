@@ -1,4 +1,4 @@
-// LogFile: an append-only log file rotated by size (SPEC §5.6).
+// LogFile: an append-only log file rotated by size (docs/cli.md, Logs).
 //
 // Before a write that would take the file past max_size, api.log becomes
 // api.log.1, api.log.1 becomes api.log.2, … up to api.log.<keep> (the oldest

@@ -1,4 +1,4 @@
-// LogFollower: following one log file across rotations (SPEC §5.6, `reins logs -f`).
+// LogFollower: following one log file across rotations (docs/cli.md, Logs: `reins logs -f`).
 //
 // Rotation (LogFile::rotate) closes the file, renames it to NAME.log.1 and
 // creates a new NAME.log. The follower keeps its fd on the old file, so once

@@ -1,4 +1,4 @@
-// Reading service logs back (SPEC §5.6, `reins logs`): the last lines of a
+// Reading service logs back (docs/cli.md, Logs): the last lines of a
 // rotated log, several services merged by time, and following a log as it
 // grows and rotates.
 //

@@ -1,5 +1,5 @@
 // LogWriter: every service's output and reins' own events about it, to one
-// rotated log file per service (SPEC §5.6):
+// rotated log file per service (docs/cli.md, Logs):
 //
 //   2026-11-22T10:15:03.123Z out <line>
 //   2026-11-22T10:15:03.124Z err+ <piece after the first of a long line>

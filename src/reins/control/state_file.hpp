@@ -1,4 +1,5 @@
-// The files of a state directory that describe services (SPEC §5.7):
+// The files of a state directory that describe services (docs/cli.md, The
+// state directory):
 // state.json, a snapshot of every service rewritten on each transition, and
 // pids/NAME.pid. Both are written atomically (temp file + rename), so a
 // reader sees the old content or the new one, never a torn one.
@@ -45,7 +46,7 @@ void remove_pid_file(const StatePaths& paths, const std::string& service);
 /// needed to find its processes after the supervisor died.
 struct ServiceRecord {
     std::string name;
-    std::string state;        ///< "running", "stopped", ... (SPEC §4)
+    std::string state;        ///< "running", "stopped", ... (docs/engine.md, States)
     std::string health;       ///< "healthy", "unhealthy", "unknown", or ""
     int pid = 0;              ///< main pid, 0 when none
     uint64_t pid_start_time = 0;  ///< start time of `pid`: without it the pid is not trusted

@@ -1,4 +1,4 @@
-// StatePaths: where the files of one state directory live (SPEC §5.7).
+// StatePaths: where the files of one state directory live (docs/cli.md, The state directory).
 //
 //   .reins/                 0700
 //     reins.lock            flock'ed by the living supervisor, JSON, 0600

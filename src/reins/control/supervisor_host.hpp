@@ -1,6 +1,6 @@
-// SupervisorHost: a Supervisor living in a state directory (SPEC §5.7) —
-// the lock, the control socket (§5.9), state.json and pid files rewritten
-// on every transition, service logs and reins.log (§5.6), the optional
+// SupervisorHost: a Supervisor living in a state directory (docs/cli.md,
+// The state directory) — the lock, the control socket, state.json and pid
+// files rewritten on every transition, service logs and reins.log, the optional
 // /live and /ready listener, signal handling, and the survivors of a killed
 // previous supervisor stopped at open. `reins run` hosts one in the
 // foreground (with a console sink), the daemon behind `reins start` in the
@@ -95,7 +95,7 @@ public:
     Result<void> open(LockInfo* holder = nullptr);
 
     /// Serves until `stop`, a signal (SIGINT/SIGTERM), /v1/shutdown, or an
-    /// exit condition of the options; then stops every service (SPEC §5.5)
+    /// exit condition of the options; then stops every service
     /// while still answering status, and returns.
     Task<void> run(std::stop_token stop);
 

@@ -1,4 +1,4 @@
-// SupervisorLock: one supervisor per state directory (SPEC §5.7).
+// SupervisorLock: one supervisor per state directory (docs/cli.md, The state directory).
 //
 // The living supervisor holds reins.lock with flock(LOCK_EX) for its whole
 // life; the kernel drops the lock when the process dies, however it dies, so

@@ -1,5 +1,6 @@
 // Survivors: the service processes left running by a supervisor that was
-// killed (SIGKILL, OOM) before it could stop them (SPEC §2, §5.7).
+// killed (SIGKILL, OOM) before it could stop them (docs/cli.md, When the
+// supervisor was killed).
 //
 // They are found from the last state.json: a recorded main pid counts only
 // while its start time still matches (a recycled pid is never reported nor
@@ -51,7 +52,8 @@ std::vector<Survivor> find_survivors(const StatePaths& paths);
 /// Nothing when `who` is this process or still lives.
 std::vector<Survivor> find_survivors(std::optional<StateSnapshot> snap, const LockInfo& who);
 
-/// Stops survivors like SPEC §5.5 steps 3-5, synchronously (for the CLI):
+/// Stops survivors like the signal steps of a stop (docs/config.md,
+/// `stop`), synchronously (for the CLI):
 /// SIGTERM + SIGCONT to each (by verified ProcessRef), a poll every 10 ms
 /// until all are gone or `grace` has passed, then SIGKILL to those left and
 /// up to 2 s more for them to go. Returns those still alive at the end

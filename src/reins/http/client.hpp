@@ -1,5 +1,5 @@
 // The HTTP/1.1 client the probes use (ready.http, health.http, stop.pre,
-// stop.http: SPEC §5.2, §5.3, §5.5): one request per connection, one
+// stop.http: docs/config.md): one request per connection, one
 // deadline per request, no redirects, nothing but numeric addresses.
 //
 // One request costs a coroutine frame, a socket and its read buffer, one uv

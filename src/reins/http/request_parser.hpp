@@ -1,5 +1,5 @@
 // RequestParser: HTTP/1.1 requests from a byte stream, with llhttp doing
-// the parsing and reins enforcing the limits (SPEC §5.9).
+// the parsing and reins enforcing the limits (docs/cli.md, Control API).
 //
 // Sans I/O: the connection feeds whatever bytes arrived and takes complete
 // requests one at a time, so pipelined requests come out in order and the

@@ -9,7 +9,7 @@ namespace reins::http {
 
 struct ResponseParser::Native {
     llhttp_t parser;
-    llhttp_settings_t settings;  // per instance (GUIDE §9): nothing global to initialise
+    llhttp_settings_t settings;  // per instance: nothing global to initialise
 };
 
 // llhttp is C: these never throw (everything they call is noexcept), and each

@@ -1,4 +1,4 @@
-// Server: HTTP/1.1 on a Unix socket or TCP, for the control API (SPEC §5.9).
+// Server: HTTP/1.1 on a Unix socket or TCP, for the control API (docs/cli.md, Control API).
 //
 // One task per connection inside a TaskScope: run() returns only after every
 // connection has ended. Requests on a connection are read, answered and
@@ -46,7 +46,7 @@ struct ServerOptions {
     /// 503 (with Retry-After: 1) and closed, so a CLI gets a clear answer
     /// instead of hanging; beyond twice the cap they are closed unanswered.
     std::size_t max_connections = 64;
-    /// Who may talk to a Unix socket server (SPEC: the socket owner's uid
+    /// Who may talk to a Unix socket server (docs/cli.md: the socket owner's uid
     /// and root). Empty: anyone who can open the socket. Refused peers, and
     /// peers whose credentials cannot be read, get 403 and are closed. Not
     /// consulted for TCP connections, which carry no credentials.

@@ -1,5 +1,5 @@
-// Port allocation (SPEC §5.4): which port a service gets, and who holds a
-// port that is busy.
+// Port allocation (docs/config.md, `[service.NAME]` port): which port a
+// service gets, and who holds a port that is busy.
 //
 // A port counts as free when a socket can bind it the way a server would
 // (SO_REUSEADDR, so a port left in TIME_WAIT by a previous run is free);

@@ -1,4 +1,4 @@
-// Probes: one check of a service, as an error value (SPEC §5.2, §5.3).
+// Probes: one check of a service, as an error value (docs/config.md, `ready` and `health`).
 #pragma once
 
 #include <stop_token>

@@ -1,4 +1,4 @@
-// Finding and signalling the processes of a service (SPEC §5.1, §5.5, §5.7).
+// Finding and signalling the processes of a service (docs/engine.md, Behaviour worth knowing).
 //
 // A service's descendants are found two ways, in one pass over /proc:
 // by process group (the main child leads its own group) and by the

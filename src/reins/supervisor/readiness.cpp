@@ -1,4 +1,4 @@
-// The readiness and liveness tasks of an Instance (SPEC §5.2, §5.3).
+// The readiness and liveness tasks of an Instance (docs/config.md, `ready` and `health`).
 #include <algorithm>
 
 #include "reins/async/duration_text.hpp"

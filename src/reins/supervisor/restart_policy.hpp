@@ -1,10 +1,11 @@
 // RestartPolicy: whether a service that ended is started again, and when.
 //
-// Pure logic (no I/O, no clock of its own), so every rule of SPEC §5.3 is
-// unit-tested exactly: which endings restart under no / on-failure / always,
-// the backoff delay min(initial × multiplier^(n−1), max) × jitter for the
-// n-th restart inside the window, and the circuit breaker (more than `max`
-// restarts inside `window` → failed).
+// Pure logic (no I/O, no clock of its own), so every rule of
+// docs/config.md `restart` is unit-tested exactly: which endings restart
+// under no / on-failure / always, the backoff delay
+// min(initial × multiplier^(n−1), max) × jitter for the n-th restart inside
+// the window, and the circuit breaker (more than `max` restarts inside
+// `window` → failed).
 #pragma once
 
 #include <chrono>
@@ -22,7 +23,7 @@ using Millis = std::chrono::milliseconds;
 /// When a service that ended is started again.
 enum class RestartMode { no, on_failure, always };
 
-/// The `restart` settings of a service (SPEC §3 defaults).
+/// The `restart` settings of a service (defaults of docs/config.md).
 struct RestartSpec {
     RestartMode mode = RestartMode::on_failure;
     std::vector<int> success_codes{0};  ///< exit codes that count as a clean exit

@@ -1,6 +1,6 @@
 // ServiceSpec: everything the engine needs to know about one service, as
 // plain values built in code (the config layer builds them from reins.toml;
-// an embedding application builds them directly). Defaults are SPEC §3's.
+// an embedding application builds them directly). Defaults are docs/config.md's.
 #pragma once
 
 #include <chrono>
@@ -36,7 +36,7 @@ enum class ProbeKind {
 
 std::string_view to_string(ProbeKind k) noexcept;
 
-/// `ready`: when a starting service counts as running (SPEC §5.2).
+/// `ready`: when a starting service counts as running (docs/config.md, `ready`).
 struct ReadySpec {
     ProbeKind kind = ProbeKind::none;
     std::string target;             ///< http path/URL, exec command or log regex
@@ -47,7 +47,7 @@ struct ReadySpec {
     Millis after{0};                ///< kind none: must stay up this long first
 };
 
-/// `health`: liveness after running (SPEC §5.3).
+/// `health`: liveness after running (docs/config.md, `health`).
 struct HealthSpec {
     ProbeKind kind = ProbeKind::none;
     std::string target;
@@ -63,7 +63,7 @@ struct HttpAction {
     std::string target;  ///< path on the service's port, or a full URL
 };
 
-/// `stop`: the escalation of SPEC §5.5.
+/// `stop`: the escalation of docs/config.md, `stop`.
 struct StopSpec {
     std::optional<HttpAction> pre;   ///< step 1: checkpoint request…
     std::string pre_exec;            ///< …or command (shell)

@@ -1,4 +1,4 @@
-// StopEscalation: SPEC §5.5 against one run of a service.
+// StopEscalation: the stop of docs/config.md (`stop`) against one run of a service.
 //
 //   1. stop.pre request or command (its own short deadline; failure logged)
 //   2. stop.http request: a 2xx means "it exits by itself": wait at most half

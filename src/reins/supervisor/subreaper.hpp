@@ -1,12 +1,14 @@
-// Subreaper: adopting and reaping the orphans of reins' services (SPEC §5.1).
+// Subreaper: adopting and reaping the orphans of reins' services
+// (docs/engine.md, Behaviour worth knowing).
 //
 // With PR_SET_CHILD_SUBREAPER, a descendant whose parent exits (a
 // double-forked daemon, vite's esbuild after a crash) is re-parented to
 // reins instead of init, so its zombie is reins' to reap. Reaping must not
 // steal the exit status of reins' own children: libuv reaps those with
 // waitpid(pid) from its own SIGCHLD watcher, and a status taken before it
-// is lost for good (GUIDE §8.3). So the Subreaper watches SIGCHLD with a
-// uv_signal_t of its own (next to libuv's), peeks at zombies with
+// is lost for good (docs/design.md, Who owns a uv handle). So the
+// Subreaper watches SIGCHLD with a uv_signal_t of its own (next to
+// libuv's), peeks at zombies with
 // waitid(WNOWAIT), and reaps only pids the Loop does not own
 // (Loop::owns_child). Everything is driven by SIGCHLD: no timer, no polling.
 //

@@ -33,8 +33,9 @@ struct SupervisorOptions {
     std::vector<std::string> base_env;
     /// Make this process a child subreaper while run() is active, so that
     /// descendants that double-fork are re-parented to it, reaped, and
-    /// stopped with their service (SPEC §5.1). Process-wide: off by default
-    /// for embedding hosts; the reins executable turns it on.
+    /// stopped with their service (docs/engine.md, Behaviour worth
+    /// knowing). Process-wide: off by default for embedding hosts; the reins
+    /// executable turns it on.
     bool subreaper = false;
     /// Fork a keeper process while run() is active (keeper_process.hpp): if
     /// this process dies without stopping its services (SIGKILL, the OOM
@@ -58,7 +59,7 @@ public:
     Result<void> add(std::vector<ServiceSpec> specs);
 
     /// Runs the service actors until `stop`; then stops every service in
-    /// reverse dependency order (SPEC §5.5) and returns.
+    /// reverse dependency order and returns.
     Task<void> run(std::stop_token stop);
 
     /// (start, stop and restart are carried out by the service actors that

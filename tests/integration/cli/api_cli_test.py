@@ -3,8 +3,8 @@
 requests, next to the real `reins` commands.
 
 Usage: api_cli_test.py PATH/TO/reins PATH/TO/reins-fixture [TEST...]
-SPEC §5.9 (routes, events, 4xx for garbage, oversized and slow requests; no
-request can stall the supervisor), §8.
+docs/cli.md, Control API (routes, events, 4xx for garbage, oversized and slow requests; no
+request can stall the supervisor), docs/reliability.md.
 """
 import json
 import os

@@ -2,7 +2,7 @@
 """`reins check` and `reins config migrate` against the real binary.
 
 Usage: config_cli_test.py PATH/TO/reins
-Checks exit codes (SPEC §2), the stdout/stderr split, colors only on a TTY
+Checks exit codes (docs/cli.md), the stdout/stderr split, colors only on a TTY
 and never with NO_COLOR, and the migration's file handling.
 """
 import json

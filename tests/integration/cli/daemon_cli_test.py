@@ -3,9 +3,10 @@
 against the real binary.
 
 Usage: daemon_cli_test.py PATH/TO/reins PATH/TO/reins-fixture [TEST...]
-SPEC §2 (exit codes, idempotence, the status table and --json, --lsb), §5.3
-(a crash loop ends failed), §5.5 (stop order, nothing left), §5.7 (the
-detached daemon, its files, failed starts, adding a service), §8.
+docs/cli.md (exit codes, idempotence, the status table and --json, --lsb;
+the detached daemon, its files, failed starts, adding a service), a crash
+loop ending failed and the stop order with nothing left (docs/engine.md),
+docs/reliability.md.
 The killed-supervisor and one-supervisor-per-directory cases are in
 state_cli_test.py.
 """
@@ -268,7 +269,7 @@ command = {toml_cmd([FIXTURE, "--no-listen"])}
           f"after exactly max=2 restarts, last exit shown: {s}")
     check(any(l.startswith("crash-output-") for l in s.get("last_output", [])), f"last output in the json: {s}")
     r = reins(["status", "crash"], d)
-    check(r.returncode == 3, f"status of a failed service exits 3 (SPEC 5.3, 2): {show(r)}")
+    check(r.returncode == 3, f"status of a failed service exits 3 (docs/cli.md, Exit codes): {show(r)}")
     check("crash-output-" in r.stdout + r.stderr, f"status shows the failed service's last output lines: {show(r)}")
     r = reins(["status", "--lsb", "crash"], d)
     check(r.returncode == 1, f"status --lsb of a failed service: 1: {show(r)}")

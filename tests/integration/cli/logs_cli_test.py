@@ -4,7 +4,7 @@ the supervisor's memory flat) and `reins logs` that reads them.
 
 Usage: logs_cli_test.py PATH/TO/reins PATH/TO/reins-fixture [TEST...]
 Environment: REINS_FLOOD_MB (default 200): size of the big flood.
-SPEC §5.6, §7 (log throughput), §8.
+docs/cli.md (Logs), docs/benchmarks.md (log throughput), docs/reliability.md.
 """
 import os
 import re

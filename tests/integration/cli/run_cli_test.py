@@ -2,9 +2,10 @@
 """`reins run` (foreground supervision) against the real binary.
 
 Usage: run_cli_test.py PATH/TO/reins PATH/TO/reins-fixture [TEST...]
-SPEC §2 (exit codes of `run`, output `NAME | line`, ready lines), §5.5
-(Ctrl-C stops in order, a second Ctrl-C kills; SIGKILL at stop.timeout),
-§8 (after Ctrl-C no process left and the port is free).
+docs/cli.md, Foreground (exit codes of `run`, output `NAME | line`, ready
+lines, Ctrl-C stops in order, a second Ctrl-C kills), docs/config.md `stop`
+(SIGKILL at stop.timeout), docs/reliability.md (after Ctrl-C no process
+left and the port is free).
 """
 import os
 import re
@@ -129,7 +130,7 @@ def test_started_line_without_readiness_check(d):
 
 
 def test_ctrl_c_leaves_no_grandchild(d):
-    # SPEC 1, 5.5, 8: nothing left behind, whatever way the child forked its helper.
+    # Nothing left behind, whatever way the child forked its helper.
     for mode in ("setsid", "double-fork", "plain"):
         fg = run_fg(["run", "--restart", "no", "--port", "auto", "--ready", "tcp", "--stop-timeout", "2s", "--",
                      FIXTURE, "--port", "$PORT", "--grandchild-mode", mode], d)

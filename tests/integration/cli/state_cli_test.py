@@ -3,9 +3,9 @@
 against the real binary.
 
 Usage: state_cli_test.py PATH/TO/reins PATH/TO/reins-fixture [TEST...]
-SPEC §5.7 (concurrent starts, the lock, files and modes, pids trusted only
-with their start time, survivors of a killed supervisor), §2 (status/stop
-after a killed supervisor), §8.
+docs/cli.md, The state directory (concurrent starts, the lock, files and
+modes, pids trusted only with their start time) and When the supervisor was
+killed (status/stop of its survivors), docs/reliability.md.
 """
 import fcntl
 import json
