@@ -10,24 +10,19 @@
 #include <unistd.h>
 #include <vector>
 
+#include "fixture.hpp"
 #include "harness.hpp"
 #include "reins/supervisor/process_tree.hpp"
 #include "reins/supervisor/supervisor.hpp"
+#include "temp_dir.hpp"
 
 namespace reins::test {
 
 using namespace reins::supervisor;
 
-/// The fixture server binary (meson sets REINS_FIXTURE).
-inline std::string fixture() {
-    const char* p = std::getenv("REINS_FIXTURE");
-    REQUIRE_MESSAGE(p != nullptr, "REINS_FIXTURE is not set (run through meson test)");
-    return p;
-}
-
 /// An argv running the fixture with `args`.
 inline CommandSpec fixture_cmd(std::vector<std::string> args) {
-    args.insert(args.begin(), fixture());
+    args.insert(args.begin(), fixture_path());
     return CommandSpec{std::move(args)};
 }
 
@@ -63,20 +58,6 @@ inline SupervisorOptions sink_options(OutputSink* sink) {
     o.sink = sink;
     return o;
 }
-
-/// A fresh temp folder, removed afterwards.
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/reins-engine-XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~TempDir() {
-        std::string cmd = "rm -rf '" + path + "'";
-        if (std::system(cmd.c_str()) != 0) MESSAGE("could not remove ", path);
-    }
-    std::string file(const std::string& name) const { return path + "/" + name; }
-};
 
 inline std::string read_file(const std::string& path) {
     std::ifstream f(path);
