@@ -95,4 +95,11 @@ void Timer::WaitAwaiter::cancel() noexcept {
     done_.complete(fail(Errc::cancelled));
 }
 
+Task<void> sleep_until_stopped(std::stop_token stop) {
+    for (;;) {
+        auto r = co_await sleep(std::chrono::hours(24 * 365), stop);
+        if (!r) co_return;  // cancelled: stop was requested
+    }
+}
+
 }  // namespace reins

@@ -28,12 +28,6 @@ bool command_empty(const CommandSpec& c) {
     return argv.empty() || argv[0].empty();
 }
 
-Task<void> wait_until_stopped(std::stop_token stop) {
-    // One long timer, not a poll: it only ends when `stop` is requested.
-    auto r = co_await sleep(std::chrono::hours(24 * 365 * 10), std::move(stop));
-    (void)r;
-}
-
 // The graph over `names` (by index) that `deps_of` describes; names not
 // among them are left out.
 template <class DepsOf>
@@ -160,10 +154,10 @@ Task<void> Supervisor::run(std::stop_token stop) {
                          "): if this process dies, its services outlive it until the next reins command stops them");
         }
     }
-    TaskScope actors;  // shielded: stopped in dependency order below
+    TaskScope actors = TaskScope::shielded();  // stopped in dependency order below
     actors_ = &actors;
     for (const auto& n : order_) actors.spawn(services_.at(n)->run(actors.token()));
-    co_await wait_until_stopped(stop);
+    co_await sleep_until_stopped(stop);
     auto stopped = co_await this->stop({}, {});
     (void)stopped;
     actors_ = nullptr;

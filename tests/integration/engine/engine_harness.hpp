@@ -83,7 +83,7 @@ inline bool pid_alive(int pid) {
 // stopped — every service's processes stopped — even if the body threw.
 template <class Body>
 Task<void> with_running(Supervisor* sup, Body body, std::stop_token stop) {
-    TaskScope scope;
+    TaskScope scope = TaskScope::shielded();
     std::stop_source sup_stop;
     scope.spawn(sup->run(sup_stop.get_token()));
     std::exception_ptr error;

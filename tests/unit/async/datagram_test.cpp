@@ -336,7 +336,7 @@ TEST_SUITE("datagram") {
             auto receiver = [](DatagramSocket* s, std::stop_token st, Result<Datagram>* out) -> Task<void> {
                 *out = co_await s->receive(std::move(st));
             };
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             auto t0 = Clock::now();
             scope.spawn(receiver(&*sock, src.get_token(), &got));
             (void)co_await sleep(10ms);
@@ -382,7 +382,7 @@ TEST_SUITE("datagram") {
             auto receiver = [](DatagramSocket* s, Result<Datagram>* out) -> Task<void> {
                 *out = co_await s->receive();
             };
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             scope.spawn(receiver(sock.get(), &got));
             (void)co_await sleep(5ms);
             sock.reset();  // owner dropped

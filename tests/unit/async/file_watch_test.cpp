@@ -134,7 +134,7 @@ TEST_SUITE("file_watch") {
             if (!w) co_return;
             std::stop_source src;
             Result<void> got;
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             scope.spawn(await_change(&*w, src.get_token(), &got));
             co_await sleep(10ms);
             src.request_stop();
@@ -170,7 +170,7 @@ TEST_SUITE("file_watch") {
             if (!made) co_return;
             auto w = std::make_unique<FileWatch>(std::move(*made));
             Result<void> got;
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             scope.spawn(await_change(w.get(), {}, &got));
             co_await sleep(10ms);
             w.reset();

@@ -306,7 +306,7 @@ TEST_SUITE("unix_socket") {
             auto acceptor = [](UnixListener* ls, std::stop_token st, Result<Stream>* out) -> Task<void> {
                 *out = co_await ls->accept(std::move(st));
             };
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             scope.spawn(acceptor(&*l, src.get_token(), &got));
             co_await sleep(10ms);
             src.request_stop();
@@ -330,7 +330,7 @@ TEST_SUITE("unix_socket") {
             CHECK_FALSE(*l);
             Result<Stream> got = fail(Errc::timeout);
             auto acceptor = [](UnixListener* ls, Result<Stream>* out) -> Task<void> { *out = co_await ls->accept(); };
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             scope.spawn(acceptor(owned.get(), &got));
             co_await sleep(5ms);
             owned.reset();

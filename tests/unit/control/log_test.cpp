@@ -94,7 +94,7 @@ Task<void> write_once_writable(std::string dir, std::vector<std::string>* errors
     LogWriter w([dir](const std::string&) { return LogTarget{dir + "/blocker/api.log"}; },
                 [errors](const std::string& e) { errors->push_back(e); });
     OwnedBatch held({{"held", false}});
-    TaskScope scope;
+    TaskScope scope = TaskScope::shielded();
     scope.spawn(make_way_after(dir, 150ms));
     co_await w.write(held.view(false, std::chrono::system_clock::now()));
     w.flush();  // fails: from now on the log is stalled, and a write waits
@@ -111,7 +111,7 @@ Task<void> write_until_stopped(std::string dir, int* errors) {
                 [errors](const std::string&) { ++*errors; });
     OwnedBatch held({{"held", false}});
     std::stop_source stop;
-    TaskScope scope;
+    TaskScope scope = TaskScope::shielded();
     scope.spawn(stop_after(&stop, 200ms));
     auto batch = held.view(false, std::chrono::system_clock::now());
     batch.stop = stop.get_token();

@@ -117,7 +117,7 @@ struct Seen {
 };
 
 Task<void> drive(SupervisorHost* host, Seen* seen) {
-    TaskScope scope;
+    TaskScope scope = TaskScope::shielded();
     std::stop_source stop;
     scope.spawn(host->run(stop.get_token()));
     auto r = co_await host->supervisor().start();
