@@ -89,7 +89,7 @@ Task<int> supervise(Options opt) {
         say("started " + opt.name + " (pid " + std::to_string(proc->pid()) + ")");
 
         Channel<int> drained(2);
-        TaskScope pumps;
+        TaskScope pumps = TaskScope::shielded();
         pumps.spawn(pump(proc->take_stdout(), opt.name, false, &drained, pumps.token()));
         pumps.spawn(pump(proc->take_stderr(), opt.name, true, &drained, pumps.token()));
 

@@ -192,7 +192,7 @@ Task<int> follow_all(std::vector<control::LogFollower>* followers, std::vector<s
         co_return exit_failure;
     }
     int status = exit_ok;
-    TaskScope scope;
+    TaskScope scope = TaskScope::shielded();
     for (std::size_t i = 0; i < followers->size(); ++i)
         scope.spawn(follow_one(&(*followers)[i], prefixes[i], out, &scope, &status));
     scope.spawn(stop_on_signal(&*signals, &scope));

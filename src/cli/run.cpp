@@ -137,7 +137,7 @@ Task<void> host_run(RunSession* s, std::stop_token stop, std::stop_source* then)
 
 Task<void> session(RunSession* s) {
     std::stop_source ended;
-    TaskScope scope;
+    TaskScope scope = TaskScope::shielded();
     scope.spawn(host_run(s, scope.token(), &ended));
     scope.spawn(start_services(s));
     scope.spawn(show_progress(s, s->host->shutdown_token()));

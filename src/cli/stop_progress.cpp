@@ -66,7 +66,7 @@ Task<Result<control::ControlReply>> stopping(std::string state_dir, std::string 
     std::optional<Result<control::ControlReply>> reply;
     StopWaitLine line(::isatty(STDERR_FILENO) == 1);
     {
-        TaskScope scope;
+        TaskScope scope = TaskScope::shielded();
         scope.spawn(send(state_dir, std::move(method), std::move(path), std::move(body), timeout, &reply, &scope));
         scope.spawn(watch(state_dir, &line, scope.token()));
         co_await scope.join();

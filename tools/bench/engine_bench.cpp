@@ -398,7 +398,7 @@ struct Crash {
 };
 
 Task<void> crash_main(sv::Supervisor* sup, Crash* c, bool* timed_out) {
-    reins::TaskScope scope;
+    reins::TaskScope scope = reins::TaskScope::shielded();
     std::stop_source sup_stop;
     scope.spawn(sup->run(sup_stop.get_token()));
     auto started = co_await sup->start();
@@ -534,7 +534,7 @@ Task<void> idle_main(sv::Supervisor* sup, Idle* st) {
         auto set = reins::SignalSet::create({SIGTERM, SIGINT});
         if (set) term.emplace(std::move(*set));
     }
-    reins::TaskScope scope;
+    reins::TaskScope scope = reins::TaskScope::shielded();
     std::stop_source sup_stop;
     scope.spawn(sup->run(sup_stop.get_token()));
     auto t0 = Clock::now();

@@ -137,7 +137,7 @@ Task<Sample> measure(Target t, bool read_body, int total, int width) {
     t_allocs = t_bytes = 0;
     t_counting = true;
     {
-        reins::TaskScope scope;
+        reins::TaskScope scope = reins::TaskScope::shielded();
         for (int i = 0; i < width; ++i) scope.spawn(chain(t, o, total / width, &s));
         co_await scope.join();
     }
@@ -248,7 +248,7 @@ Task<int> serve(Responder* r) {
     }
     r->listener = &*l;
     r->port = l->local().port();
-    reins::TaskScope scope;
+    reins::TaskScope scope = reins::TaskScope::shielded();
     for (;;) {
         auto c = co_await l->accept();
         if (!c) break;

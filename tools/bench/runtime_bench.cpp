@@ -149,7 +149,7 @@ Task<void> ponger(reins::Channel<int>* ping, reins::Channel<int>* pong) {
 Task<void> bench_channel(Report* out) {
     reins::Channel<int> ping(1);
     reins::Channel<int> pong(1);
-    reins::TaskScope scope;
+    reins::TaskScope scope = reins::TaskScope::shielded();
     auto t0 = Clock::now();
     scope.spawn(ponger(&ping, &pong));
     scope.spawn(pinger(&ping, &pong, channel_messages / 2));  // two messages a round trip

@@ -3,6 +3,8 @@
 #include <cassert>
 #include <utility>
 
+#include "reins/async/close_handle.hpp"
+
 namespace reins {
 
 struct Doorbell::State {
@@ -46,7 +48,7 @@ void Doorbell::close() noexcept {
     if (!st) return;
     st->closed = true;
     if (st->waiter) st->waiter->finish(fail(Errc::cancelled, "doorbell closed"));
-    uv_close(st->handle(), [](uv_handle_t* h) { delete static_cast<State*>(h->data); });
+    detail::close_and_delete<State>(st->handle());
 }
 
 Doorbell::WaitAwaiter Doorbell::wait(std::stop_token stop) {

@@ -3,6 +3,8 @@
 #include <cassert>
 #include <utility>
 
+#include "reins/async/close_handle.hpp"
+
 namespace reins {
 
 struct FileWatch::State {
@@ -48,7 +50,7 @@ std::string basename_of(const std::string& path) {
 void close_state(FileWatch::State* st) noexcept {
     if (uv_is_closing(st->uv_handle())) return;
     uv_fs_event_stop(&st->handle);
-    uv_close(st->uv_handle(), [](uv_handle_t* h) { delete static_cast<FileWatch::State*>(h->data); });
+    detail::close_and_delete<FileWatch::State>(st->uv_handle());
 }
 
 }  // namespace

@@ -41,8 +41,6 @@ Loop& Loop::current() noexcept {
     return *t_current;
 }
 
-Loop* Loop::current_or_null() noexcept { return t_current; }
-
 void Loop::schedule(std::coroutine_handle<> h) {
     if (in_uv_run_ && !uv_is_active(reinterpret_cast<uv_handle_t*>(wake_)))
         uv_idle_start(wake_, [](uv_idle_t*) {});

@@ -41,8 +41,6 @@ public:
 
     /// The Loop of the calling thread; there must be one.
     static Loop& current() noexcept;
-    /// The Loop of the calling thread, or nullptr.
-    static Loop* current_or_null() noexcept;
 
     uv_loop_t* uv() noexcept { return &loop_; }
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <csignal>
 
+#include "reins/async/close_handle.hpp"
+
 namespace reins {
 namespace detail {
 
@@ -21,8 +23,7 @@ Result<void> SignalRegistry::subscribe(SignalSet* set, const std::vector<int>& s
         uv_signal_init(loop_, &w->handle);
         int rc = uv_signal_start(&w->handle, &SignalRegistry::on_signal, sig);
         if (rc != 0) {
-            uv_close(reinterpret_cast<uv_handle_t*>(&w->handle),
-                     [](uv_handle_t* h) { delete static_cast<Watch*>(h->data); });
+            detail::close_and_delete<Watch>(&w->handle);
             return fail(uv_error(rc, "watch signal " + std::to_string(sig)));
         }
         uv_unref(reinterpret_cast<uv_handle_t*>(&w->handle));
@@ -61,8 +62,7 @@ void SignalRegistry::close() noexcept {
     for (SignalSet* s : sets_) s->detach();
     sets_.clear();
     for (auto& [sig, w] : watches_)
-        uv_close(reinterpret_cast<uv_handle_t*>(&w->handle),
-                 [](uv_handle_t* h) { delete static_cast<Watch*>(h->data); });
+        detail::close_and_delete<Watch>(&w->handle);
     watches_.clear();
     delete this;
 }

@@ -4,6 +4,8 @@
 
 #include <unistd.h>
 
+#include "reins/async/close_handle.hpp"
+
 namespace reins {
 
 struct Stream::State {
@@ -80,7 +82,7 @@ void Stream::close() noexcept {
     if (ReadAwaiter* r = st->reader) r->finish(fail(Errc::cancelled, "stream closed"));
     // Pending writes complete with UV_ECANCELED before the close callback.
     if (!uv_is_closing(&st->h.handle))
-        uv_close(&st->h.handle, [](uv_handle_t* h) { delete static_cast<State*>(h->data); });
+        detail::close_and_delete<State>(&st->h.handle);
 }
 
 Stream::ReadAwaiter Stream::read(std::stop_token stop) { return ReadAwaiter(st_, std::move(stop)); }

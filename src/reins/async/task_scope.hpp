@@ -23,10 +23,11 @@ struct ScopeChild;
 /// unwinds, destroyed) before the scope ends.
 class TaskScope {
 public:
-    /// A scope whose stop follows `parent`. With no parent token the scope is
-    /// shielded: stopping the caller does not stop it (for cleanup such as
-    /// SIGTERM -> grace -> SIGKILL that must run after a stop).
-    explicit TaskScope(std::stop_token parent = {});
+    /// A scope whose stop follows `parent`.
+    explicit TaskScope(std::stop_token parent);
+    /// A scope no caller's stop reaches, only its own request_stop() (for
+    /// cleanup such as SIGTERM -> grace -> SIGKILL that must run after a stop).
+    static TaskScope shielded() { return TaskScope(std::stop_token{}); }
     /// Asserts that every child was joined (a bug otherwise).
     ~TaskScope();
     TaskScope(const TaskScope&) = delete;

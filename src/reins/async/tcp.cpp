@@ -8,8 +8,6 @@
 #include <memory>
 #include <optional>
 
-#include "reins/async/accept_socket.hpp"
-
 #include "reins/async/tcp.hpp"
 #include "reins/async/when.hpp"
 
@@ -130,60 +128,27 @@ Task<Result<Stream>> tcp_connect(Endpoint ep, std::chrono::milliseconds timeout,
 
 // ---- listen / accept --------------------------------------------------------------
 
-struct TcpListener::State {
-    uv_poll_t poll{};  // watches `fd` while someone awaits accept()
-    int fd = -1;       // the listening socket; closed with the poll handle
-    bool polling = false;
-    AcceptAwaiter* waiter = nullptr;
-
-    State() { poll.data = this; }
-
+struct TcpListener::State final : detail::ListenState {
     Endpoint local() const {
         Endpoint ep;
         socklen_t len = sizeof ep.addr;
         if (fd >= 0) ::getsockname(fd, reinterpret_cast<sockaddr*>(&ep.addr), &len);
         return ep;
     }
-    std::string name() const { return local().to_string(); }
+    std::string name() const override { return local().to_string(); }
 
-    // A connection now, an error, or nullopt when none waits (see accept_now).
-    std::optional<Result<Stream>> try_take() {
-        int status = 0;
-        auto fd_or = detail::accept_now(fd, status);
-        if (!fd_or) return std::nullopt;
-        if (*fd_or < 0) return Result<Stream>(fail(uv_error(status, "accept on " + name())));
+    Result<Stream> adopt(int client_fd) override {
         Stream client = Stream::new_tcp();
-        int rc = uv_tcp_open(reinterpret_cast<uv_tcp_t*>(client.uv()), *fd_or);
+        int rc = uv_tcp_open(reinterpret_cast<uv_tcp_t*>(client.uv()), client_fd);
         if (rc != 0) {
-            ::close(*fd_or);
-            return Result<Stream>(fail(uv_error(rc, "accept on " + name())));
+            ::close(client_fd);
+            return fail(uv_error(rc, "accept on " + name()));
         }
-        return Result<Stream>(std::move(client));
-    }
-
-    void watch(bool on) {
-        if (on == polling) return;
-        polling = on;
-        if (on) uv_poll_start(&poll, UV_READABLE, &State::on_readable);
-        else uv_poll_stop(&poll);
-    }
-
-    static void on_readable(uv_poll_t* p, int status, int) {
-        auto* st = static_cast<State*>(p->data);
-        AcceptAwaiter* w = st->waiter;
-        if (!w) {
-            st->watch(false);  // nobody waits: clients wait in the backlog
-            return;
-        }
-        std::optional<Result<Stream>> r;
-        if (status < 0) r = Result<Stream>(fail(uv_error(status, "accept on " + st->name())));
-        else r = st->try_take();
-        if (!r) return;  // woken for nothing
-        st->watch(false);
-        w->unlink();
-        w->done_.complete(std::move(*r));
+        return client;
     }
 };
+
+TcpListener::TcpListener(State* st) noexcept : Listener(st) {}
 
 Result<TcpListener> TcpListener::listen(Endpoint ep, int backlog) {
     const std::string what = "listen " + ep.to_string();
@@ -207,69 +172,6 @@ Result<TcpListener> TcpListener::listen(Endpoint ep, int backlog) {
     return TcpListener(st);
 }
 
-TcpListener& TcpListener::operator=(TcpListener&& o) noexcept {
-    if (this != &o) {
-        close();
-        st_ = std::exchange(o.st_, nullptr);
-    }
-    return *this;
-}
-
-Endpoint TcpListener::local() const { return st_ ? st_->local() : Endpoint{}; }
-
-TcpListener::AcceptAwaiter TcpListener::accept(std::stop_token stop) { return AcceptAwaiter(st_, std::move(stop)); }
-
-void TcpListener::close() noexcept {
-    State* st = std::exchange(st_, nullptr);
-    if (!st) return;
-    if (AcceptAwaiter* w = st->waiter) {
-        w->unlink();
-        w->hook_.detach();
-        w->done_.complete(fail(Errc::cancelled, "listener closed"));
-    }
-    // uv_close stops the poll at once (epoll forgets the fd), so the socket
-    // is closed now, not a loop turn later: the port or path is free when
-    // close() returns, and clients still in the backlog see a reset.
-    uv_close(reinterpret_cast<uv_handle_t*>(&st->poll), [](uv_handle_t* h) { delete static_cast<State*>(h->data); });
-    ::close(std::exchange(st->fd, -1));
-}
-
-TcpListener::AcceptAwaiter::~AcceptAwaiter() {
-    hook_.detach();
-    unlink();
-}
-
-void TcpListener::AcceptAwaiter::unlink() noexcept {
-    if (st_ && st_->waiter == this) {
-        st_->waiter = nullptr;
-        st_->watch(false);
-    }
-    st_ = nullptr;
-}
-
-bool TcpListener::AcceptAwaiter::await_ready() {
-    if (!st_) done_.complete(fail(Errc::cancelled, "accept on a closed listener"));
-    else if (stop_.stop_requested()) done_.complete(fail(Errc::cancelled));
-    else if (auto r = st_->try_take()) done_.complete(std::move(*r));
-    return done_.done();
-}
-
-void TcpListener::AcceptAwaiter::await_suspend(std::coroutine_handle<> h) {
-    assert(st_->waiter == nullptr && "TcpListener::accept awaited twice at once");
-    done_.arm(h);
-    st_->waiter = this;
-    st_->watch(true);
-    hook_.attach(stop_, Cancel{this});
-}
-
-void TcpListener::AcceptAwaiter::Cancel::operator()() const noexcept {
-    self->unlink();
-    self->done_.complete(fail(Errc::cancelled));
-}
-
-Result<Stream> TcpListener::AcceptAwaiter::await_resume() {
-    hook_.detach();
-    return done_.take();
-}
+Endpoint TcpListener::local() const { return st_ ? static_cast<const State*>(st_)->local() : Endpoint{}; }
 
 }  // namespace reins

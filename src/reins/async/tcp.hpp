@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "reins/async/completion.hpp"
+#include "reins/async/listener.hpp"
 #include "reins/async/result.hpp"
 #include "reins/async/stream.hpp"
 #include "reins/async/task.hpp"
@@ -76,66 +77,24 @@ ConnectAwaiter tcp_connect(Endpoint ep, std::stop_token stop = {});
 /// 127.0.0.1:9 after 500ms") when the deadline wins.
 Task<Result<Stream>> tcp_connect(Endpoint ep, std::chrono::milliseconds timeout, std::stop_token stop = {});
 
-/// A listening TCP socket. Move-only; destroying it completes a pending
-/// accept() with Errc::cancelled and closes the socket.
-class TcpListener {
+/// A listening TCP socket (accept(), close(): see Listener). Move-only.
+class TcpListener : public Listener {
 public:
     struct State;
-    class AcceptAwaiter;
 
     /// Binds and listens on `ep` (port 0: a port the kernel picks; see
     /// local()). A busy port fails with UV_EADDRINUSE and "listen <address>".
     static Result<TcpListener> listen(Endpoint ep, int backlog = 128);
 
     TcpListener() noexcept = default;
-    ~TcpListener() { close(); }
-    TcpListener(TcpListener&& o) noexcept : st_(std::exchange(o.st_, nullptr)) {}
-    TcpListener& operator=(TcpListener&& o) noexcept;
-    TcpListener(const TcpListener&) = delete;
-    TcpListener& operator=(const TcpListener&) = delete;
+    TcpListener(TcpListener&&) noexcept = default;
+    TcpListener& operator=(TcpListener&&) noexcept = default;
 
-    explicit operator bool() const noexcept { return st_ != nullptr; }
     /// The bound address (with the real port when listen() was given 0).
     Endpoint local() const;
 
-    /// The next incoming connection (one waiter at a time). Connections that
-    /// arrive while nobody awaits wait in the kernel's backlog.
-    /// Out of descriptors, an error value (UV_EMFILE, UV_ENFILE) and the
-    /// client stays in the backlog: never accepted and closed behind the
-    /// caller's back as libuv's own accept does (see accept_socket.hpp).
-    AcceptAwaiter accept(std::stop_token stop = {});
-
-    /// Stops listening now (idempotent).
-    void close() noexcept;
-
 private:
-    explicit TcpListener(State* st) noexcept : st_(st) {}
-    State* st_ = nullptr;
-};
-
-class TcpListener::AcceptAwaiter {
-public:
-    AcceptAwaiter(State* st, std::stop_token stop) : st_(st), stop_(std::move(stop)) {}
-    AcceptAwaiter(AcceptAwaiter&& o) noexcept : st_(o.st_), stop_(std::move(o.stop_)) {}
-    ~AcceptAwaiter();
-
-    bool await_ready();
-    void await_suspend(std::coroutine_handle<> h);
-    Result<Stream> await_resume();
-
-private:
-    friend class TcpListener;
-    friend struct TcpListener::State;
-    struct Cancel {
-        AcceptAwaiter* self;
-        void operator()() const noexcept;
-    };
-    void unlink() noexcept;
-
-    State* st_;
-    std::stop_token stop_;
-    detail::Completion<Result<Stream>> done_;
-    detail::StopHook<Cancel> hook_;
+    explicit TcpListener(State* st) noexcept;
 };
 
 }  // namespace reins

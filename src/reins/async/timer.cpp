@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "reins/async/close_handle.hpp"
+
 namespace reins {
 
 struct Timer::State {
@@ -34,8 +36,7 @@ void Timer::release() noexcept {
         w->hook_.detach();
         w->done_.complete(fail(Errc::cancelled, "timer destroyed"));
     }
-    uv_close(reinterpret_cast<uv_handle_t*>(&st->handle),
-             [](uv_handle_t* h) { delete static_cast<State*>(h->data); });
+    detail::close_and_delete<State>(&st->handle);
 }
 
 Timer::WaitAwaiter Timer::wait(std::chrono::milliseconds d, std::stop_token stop) {
@@ -92,6 +93,13 @@ void Timer::WaitAwaiter::on_fire(uv_timer_t* t) {
 void Timer::WaitAwaiter::cancel() noexcept {
     unlink();
     done_.complete(fail(Errc::cancelled));
+}
+
+Task<void> sleep_until_stopped(std::stop_token stop) {
+    for (;;) {
+        auto r = co_await sleep(std::chrono::hours(24 * 365), stop);
+        if (!r) co_return;  // cancelled: stop was requested
+    }
 }
 
 }  // namespace reins

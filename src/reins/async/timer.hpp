@@ -6,6 +6,7 @@
 
 #include "reins/async/completion.hpp"
 #include "reins/async/result.hpp"
+#include "reins/async/task.hpp"
 
 namespace reins {
 
@@ -79,5 +80,12 @@ private:
 inline SleepAwaiter sleep(std::chrono::milliseconds d, std::stop_token stop = {}) {
     return SleepAwaiter(d, std::move(stop));
 }
+
+/// Suspends until `stop` is requested, on one timer a year long at a time
+/// rather than a poll. The timer holds the loop alive: while it waits,
+/// Loop::run's deadlock check cannot fire, which is what a wait for a stop
+/// that comes from outside the loop's own handles (a signal, whose watch
+/// does not hold the loop; another thread) needs.
+Task<void> sleep_until_stopped(std::stop_token stop);
 
 }  // namespace reins

@@ -11,7 +11,6 @@
 #include <cstring>
 #include <optional>
 
-#include "reins/async/accept_socket.hpp"
 
 namespace reins {
 namespace {
@@ -144,51 +143,27 @@ UnixConnectAwaiter unix_connect(std::string path, std::stop_token stop) {
 
 // ---- listen / accept --------------------------------------------------------------
 
-struct UnixListener::State {
-    uv_poll_t poll{};  // watches `fd` while someone awaits accept()
-    int fd = -1;       // the listening socket; closed with the poll handle
-    bool polling = false;
+struct UnixListener::State final : detail::ListenState {
     std::string path;
     dev_t dev = 0;  // the file we created, so close() unlinks only that one
     ino_t ino = 0;
-    AcceptAwaiter* waiter = nullptr;
 
-    State() { poll.data = this; }
+    std::string name() const override { return path; }
 
-    // A connection now, an error, or nullopt when none waits (see accept_now).
-    std::optional<Result<Stream>> try_take() {
-        int status = 0;
-        auto fd_or = detail::accept_now(fd, status);
-        if (!fd_or) return std::nullopt;
-        if (*fd_or < 0) return Result<Stream>(fail(uv_error(status, "accept on " + path)));
-        auto s = Stream::open_fd(*fd_or);
-        if (!s) return Result<Stream>(fail(Error(s.error().code, "accept on " + path + ": " + s.error().context)));
-        return std::optional<Result<Stream>>(std::move(s));
+    Result<Stream> adopt(int client_fd) override {
+        auto s = Stream::open_fd(client_fd);
+        if (!s) return fail(Error(s.error().code, "accept on " + path + ": " + s.error().context));
+        return s;
     }
 
-    void watch(bool on) {
-        if (on == polling) return;
-        polling = on;
-        if (on) uv_poll_start(&poll, UV_READABLE, &State::on_readable);
-        else uv_poll_stop(&poll);
-    }
-
-    static void on_readable(uv_poll_t* p, int status, int) {
-        auto* st = static_cast<State*>(p->data);
-        AcceptAwaiter* w = st->waiter;
-        if (!w) {
-            st->watch(false);  // nobody waits: clients wait in the backlog
-            return;
-        }
-        std::optional<Result<Stream>> r;
-        if (status < 0) r = Result<Stream>(fail(uv_error(status, "accept on " + st->path)));
-        else r = st->try_take();
-        if (!r) return;  // woken for nothing (another accept took it)
-        st->watch(false);
-        w->unlink();
-        w->done_.complete(std::move(*r));
+    void on_close() noexcept override {
+        struct stat sb {};
+        if (::lstat(path.c_str(), &sb) == 0 && S_ISSOCK(sb.st_mode) && sb.st_dev == dev && sb.st_ino == ino)
+            ::unlink(path.c_str());
     }
 };
+
+UnixListener::UnixListener(State* st) noexcept : Listener(st) {}
 
 Result<UnixListener> UnixListener::listen(std::string path, mode_t mode, int backlog) {
     const std::string what = "listen " + path;
@@ -229,72 +204,6 @@ Result<UnixListener> UnixListener::listen(std::string path, mode_t mode, int bac
     return UnixListener(st);
 }
 
-UnixListener& UnixListener::operator=(UnixListener&& o) noexcept {
-    if (this != &o) {
-        close();
-        st_ = std::exchange(o.st_, nullptr);
-    }
-    return *this;
-}
-
-std::string UnixListener::path() const { return st_ ? st_->path : std::string(); }
-
-UnixListener::AcceptAwaiter UnixListener::accept(std::stop_token stop) { return AcceptAwaiter(st_, std::move(stop)); }
-
-void UnixListener::close() noexcept {
-    State* st = std::exchange(st_, nullptr);
-    if (!st) return;
-    if (AcceptAwaiter* w = st->waiter) {
-        w->unlink();
-        w->hook_.detach();
-        w->done_.complete(fail(Errc::cancelled, "listener " + st->path + " closed"));
-    }
-    struct stat sb {};
-    if (::lstat(st->path.c_str(), &sb) == 0 && S_ISSOCK(sb.st_mode) && sb.st_dev == st->dev && sb.st_ino == st->ino)
-        ::unlink(st->path.c_str());
-    // uv_close stops the poll at once (epoll forgets the fd), so the socket
-    // is closed now, not a loop turn later: the port or path is free when
-    // close() returns, and clients still in the backlog see a reset.
-    uv_close(reinterpret_cast<uv_handle_t*>(&st->poll), [](uv_handle_t* h) { delete static_cast<State*>(h->data); });
-    ::close(std::exchange(st->fd, -1));
-}
-
-UnixListener::AcceptAwaiter::~AcceptAwaiter() {
-    hook_.detach();
-    unlink();
-}
-
-void UnixListener::AcceptAwaiter::unlink() noexcept {
-    if (st_ && st_->waiter == this) {
-        st_->waiter = nullptr;
-        st_->watch(false);
-    }
-    st_ = nullptr;
-}
-
-bool UnixListener::AcceptAwaiter::await_ready() {
-    if (!st_) done_.complete(fail(Errc::cancelled, "accept on a closed listener"));
-    else if (stop_.stop_requested()) done_.complete(fail(Errc::cancelled));
-    else if (auto r = st_->try_take()) done_.complete(std::move(*r));
-    return done_.done();
-}
-
-void UnixListener::AcceptAwaiter::await_suspend(std::coroutine_handle<> h) {
-    assert(st_->waiter == nullptr && "UnixListener::accept awaited twice at once");
-    done_.arm(h);
-    st_->waiter = this;
-    st_->watch(true);
-    hook_.attach(stop_, Cancel{this});
-}
-
-void UnixListener::AcceptAwaiter::Cancel::operator()() const noexcept {
-    self->unlink();
-    self->done_.complete(fail(Errc::cancelled));
-}
-
-Result<Stream> UnixListener::AcceptAwaiter::await_resume() {
-    hook_.detach();
-    return done_.take();
-}
+std::string UnixListener::path() const { return st_ ? static_cast<const State*>(st_)->path : std::string(); }
 
 }  // namespace reins

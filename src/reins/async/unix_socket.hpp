@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "reins/async/completion.hpp"
+#include "reins/async/listener.hpp"
 #include "reins/async/result.hpp"
 #include "reins/async/stream.hpp"
 
@@ -54,13 +55,12 @@ private:
 /// Errc::cancelled when `stop` was already requested.
 UnixConnectAwaiter unix_connect(std::string path, std::stop_token stop = {});
 
-/// A listening Unix stream socket. Move-only; destroying it completes a
-/// pending accept() with Errc::cancelled, closes the socket and unlinks its
-/// file.
-class UnixListener {
+/// A listening Unix stream socket (accept(): see Listener). Move-only;
+/// destroying it completes a pending accept() with Errc::cancelled, closes
+/// the socket and unlinks its file.
+class UnixListener : public Listener {
 public:
     struct State;
-    class AcceptAwaiter;
 
     /// Binds and listens at `path` (any length) with file mode `mode` (set
     /// before listen(), so nobody connects through a looser mode). A stale
@@ -71,56 +71,16 @@ public:
     static Result<UnixListener> listen(std::string path, mode_t mode = 0600, int backlog = 128);
 
     UnixListener() noexcept = default;
-    /// See close().
-    ~UnixListener() { close(); }
-    UnixListener(UnixListener&& o) noexcept : st_(std::exchange(o.st_, nullptr)) {}
-    UnixListener& operator=(UnixListener&& o) noexcept;
-    UnixListener(const UnixListener&) = delete;
-    UnixListener& operator=(const UnixListener&) = delete;
+    UnixListener(UnixListener&&) noexcept = default;
+    UnixListener& operator=(UnixListener&&) noexcept = default;
 
-    /// The next connection, or Errc::cancelled on stop / when the listener
-    /// closes. One waiter at a time; connections that arrive while nobody
-    /// awaits wait in the kernel's backlog.
-    /// Out of descriptors, an error value (UV_EMFILE, UV_ENFILE) and the
-    /// client stays in the backlog: never accepted and closed behind the
-    /// caller's back as libuv's own accept does (see accept_socket.hpp).
-    AcceptAwaiter accept(std::stop_token stop = {});
-    /// The path given to listen(); empty when closed.
+    /// The path given to listen(); empty when closed. close() (and the
+    /// destructor) unlinks the socket file if it is still the one listen()
+    /// created (a file put there since stays).
     std::string path() const;
-    /// Stops listening now (idempotent) and unlinks the socket file if it is
-    /// still the one listen() created (a file put there since stays).
-    void close() noexcept;
-    /// False for a default-constructed, moved-from or closed listener.
-    explicit operator bool() const noexcept { return st_ != nullptr; }
 
 private:
-    explicit UnixListener(State* st) noexcept : st_(st) {}
-    State* st_ = nullptr;
-};
-
-class UnixListener::AcceptAwaiter {
-public:
-    AcceptAwaiter(State* st, std::stop_token stop) : st_(st), stop_(std::move(stop)) {}
-    AcceptAwaiter(AcceptAwaiter&& o) noexcept : st_(o.st_), stop_(std::move(o.stop_)) {}
-    ~AcceptAwaiter();
-
-    bool await_ready();
-    void await_suspend(std::coroutine_handle<> h);
-    Result<Stream> await_resume();
-
-private:
-    friend class UnixListener;
-    friend struct UnixListener::State;
-    struct Cancel {
-        AcceptAwaiter* self;
-        void operator()() const noexcept;
-    };
-    void unlink() noexcept;
-
-    State* st_;
-    std::stop_token stop_;
-    detail::Completion<Result<Stream>> done_;
-    detail::StopHook<Cancel> hook_;
+    explicit UnixListener(State* st) noexcept;
 };
 
 }  // namespace reins

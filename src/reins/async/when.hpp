@@ -73,7 +73,7 @@ Task<void> race_arm(A awaitable, Winner* winner, TaskScope* scope) {
 template <class... Ts>
 Task<std::tuple<detail::non_void_t<Ts>...>> when_all(Task<Ts>... tasks) {
     std::tuple<std::optional<detail::non_void_t<Ts>>...> slots;
-    TaskScope scope;
+    TaskScope scope = TaskScope::shielded();
     detail::spawn_all(scope, &slots, std::index_sequence_for<Ts...>{}, std::move(tasks)...);
     co_await scope.join();
     co_return std::apply([](auto&... s) { return std::tuple<detail::non_void_t<Ts>...>(std::move(*s)...); }, slots);

@@ -6,6 +6,7 @@
 
 #include <uv.h>
 
+#include "reins/async/close_handle.hpp"
 #include "reins/async/loop.hpp"
 #include "reins/async/timer.hpp"
 
@@ -49,8 +50,7 @@ LogWriter::LogWriter(std::function<LogTarget(const std::string&)> target_of,
 LogWriter::~LogWriter() {
     flush();
     flusher_->owner = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(&flusher_->handle),
-             [](uv_handle_t* h) { delete static_cast<Flusher*>(h->data); });
+    reins::detail::close_and_delete<Flusher>(&flusher_->handle);
 }
 
 std::size_t LogWriter::format_timestamp(std::chrono::system_clock::time_point t, char (&out)[32]) {

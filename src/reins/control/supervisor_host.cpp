@@ -336,7 +336,7 @@ Task<void> SupervisorHost::run(std::stop_token stop) {
     std::stop_source sup_stop;
     std::stop_source serve_stop;
     {
-        TaskScope scope;
+        TaskScope scope = TaskScope::shielded();
         scope.spawn(run_supervisor(this, sup_stop.get_token(), &serve_stop));
         if (server_) scope.spawn(serve(server_.get(), serve_stop.get_token()));
         if (probes_) scope.spawn(serve(probes_.get(), serve_stop.get_token()));

@@ -331,10 +331,10 @@ Task<void> Reins::run_host(Reins* self, std::stop_token stop) {
 }
 
 Task<void> Reins::serve() {
-    TaskScope running;
+    TaskScope running = TaskScope::shielded();
     std::stop_source stop_all;
     running.spawn(run_host(this, stop_all.get_token()));
-    TaskScope ops;
+    TaskScope ops = TaskScope::shielded();
     for (;;) {
         std::deque<HostCall> calls;
         bool open;

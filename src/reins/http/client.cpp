@@ -5,6 +5,7 @@
 #include <charconv>
 #include <memory>
 
+#include "reins/async/close_handle.hpp"
 #include "reins/async/loop.hpp"
 #include "reins/async/unix_socket.hpp"
 #include "reins/http/client.hpp"
@@ -45,8 +46,7 @@ public:
     }
     ~Deadline() {
         st_->source = nullptr;
-        uv_close(reinterpret_cast<uv_handle_t*>(&st_->timer),
-                 [](uv_handle_t* h) { delete static_cast<State*>(h->data); });
+        reins::detail::close_and_delete<State>(&st_->timer);
     }
     Deadline(const Deadline&) = delete;
     Deadline& operator=(const Deadline&) = delete;

@@ -89,8 +89,7 @@ Task<void> watch_client(StreamState* st, Exchange* ex) {
         }
         ex->append(*r);
     }
-    auto idle = co_await sleep(std::chrono::hours(24 * 365), stop);
-    (void)idle;
+    co_await sleep_until_stopped(stop);
 }
 
 Task<void> run_handler(const StreamHandler* h, Request req, StreamState* st) {

@@ -79,7 +79,6 @@ public:
     /// The latest STATUS= text; a status_text event is sent again only after
     /// this was taken (so a flood of STATUS= lines is one message in flight).
     std::string take_status_text();
-    int port() const { return ctx_.port; }
     const std::string& id() const { return ctx_.instance_id; }
     const ServiceSpec& spec() const { return spec_; }
     /// The probe target of readiness or liveness for this run.
@@ -139,7 +138,7 @@ private:
     Channel<int> main_moved_{1};  // wakes watch_exit when MAINPID= moves the main pid
     Channel<int> drained_{2};  // each capture task reports its end of stream
     int captures_ = 0;
-    TaskScope tasks_;
+    TaskScope tasks_ = TaskScope::shielded();
     bool shut_down_ = false;
 };
 

@@ -12,6 +12,7 @@
 #include <ctime>
 #include <vector>
 
+#include "reins/async/close_handle.hpp"
 #include "reins/async/loop.hpp"
 #include "reins/supervisor/keeper_sweep.hpp"
 
@@ -115,8 +116,7 @@ struct KeeperProcess::State {
     void stop_watch() {
         if (!watch) return;
         uv_poll_stop(&watch->poll);
-        uv_close(reinterpret_cast<uv_handle_t*>(&watch->poll),
-                 [](uv_handle_t* h) { delete static_cast<KeeperWatch*>(h->data); });
+        reins::detail::close_and_delete<KeeperWatch>(&watch->poll);
         watch = nullptr;
     }
 

@@ -1,4 +1,5 @@
-// The readiness and liveness tasks of an Instance (docs/config.md, `ready` and `health`).
+// The readiness task of an Instance: when a run counts as running
+// (docs/config.md, `ready`).
 #include <algorithm>
 
 #include "reins/async/duration_text.hpp"
@@ -29,8 +30,7 @@ Task<Result<std::string>> probe_until_ready(ProbeTarget t, ReadySpec r, std::sto
 // Waits for something that is not a probe (log line, READY=1): the
 // capture or notification task reports ready; this only waits.
 Task<Result<std::string>> wait_forever(std::stop_token stop) {
-    auto r = co_await sleep(Millis(std::chrono::hours(24 * 365)), std::move(stop));
-    (void)r;
+    co_await sleep_until_stopped(std::move(stop));
     co_return fail(Errc::cancelled);
 }
 
@@ -65,51 +65,6 @@ Task<void> Instance::readiness(std::stop_token stop) {
         auto sent = co_await report(InstanceEvent::Kind::start_timeout,
                                     "not ready within " + ms(r.timeout) + " (" + what + ")");
         (void)sent;
-    }
-}
-
-Task<void> Instance::liveness(std::stop_token stop) {
-    const HealthSpec& h = spec_.health;
-    ProbeTarget target = probe_target(h.kind, h.target);
-    Timer timer;
-    int failures = 0;
-    bool healthy_reported = false;
-    for (;;) {
-        auto slept = co_await timer.wait(h.interval, stop);
-        if (!slept) co_return;
-        auto ok = co_await probe_once(target, h.timeout, stop);
-        if (stop.stop_requested()) co_return;
-        InstanceEvent::Kind kind;
-        std::string detail;
-        if (ok) {
-            failures = 0;
-            if (healthy_reported) continue;
-            healthy_reported = true;
-            kind = InstanceEvent::Kind::healthy;
-            detail = describe(target);
-        } else {
-            healthy_reported = false;
-            ++failures;
-            bool over = failures >= std::max(h.failures, 1);
-            kind = over ? InstanceEvent::Kind::unhealthy : InstanceEvent::Kind::probe_failed;
-            detail = ok.error().message() + " (" + std::to_string(failures) + "/" + std::to_string(h.failures) + ")";
-            if (over) failures = 0;
-        }
-        auto sent = co_await report(kind, std::move(detail));
-        if (!sent) co_return;
-    }
-}
-
-Task<void> Instance::watchdog(std::stop_token stop) {
-    // Like systemd: one missed WATCHDOG=1 deadline makes the service unhealthy.
-    const Millis deadline = spec_.health.watchdog;
-    for (;;) {
-        auto ping = [this](std::stop_token s) { return watchdog_.recv(std::move(s)); };
-        auto got = co_await with_timeout(deadline, stop, ping);
-        if (got) continue;
-        if (!got.error().is(Errc::timeout)) co_return;
-        auto sent = co_await report(InstanceEvent::Kind::unhealthy, "no WATCHDOG=1 within " + ms(deadline));
-        if (!sent) co_return;
     }
 }
 

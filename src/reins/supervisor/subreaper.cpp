@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "reins/async/close_handle.hpp"
 #include "reins/async/loop.hpp"
 #include "reins/supervisor/process_children.hpp"
 #include "reins/supervisor/process_tree.hpp"
@@ -116,8 +117,7 @@ Result<Subreaper> Subreaper::enable() {
     int rc = uv_signal_start(&st->handle, &State::on_sigchld, SIGCHLD);
     if (rc != 0) {
         if (st->previous_flag == 0) ::prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
-        uv_close(reinterpret_cast<uv_handle_t*>(&st->handle),
-                 [](uv_handle_t* h) { delete static_cast<State*>(h->data); });
+        reins::detail::close_and_delete<State>(&st->handle);
         return fail(uv_error(rc, "watch SIGCHLD"));
     }
     // Watching for orphans is no reason to keep Loop::run going.
@@ -144,8 +144,7 @@ void Subreaper::release() noexcept {
     st->closing = true;
     if (st->previous_flag == 0) ::prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
     st->reap();
-    uv_close(reinterpret_cast<uv_handle_t*>(&st->handle),
-             [](uv_handle_t* h) { delete static_cast<State*>(h->data); });
+    reins::detail::close_and_delete<State>(&st->handle);
 }
 
 uint64_t Subreaper::reaped() const noexcept { return st_ ? st_->reaped : 0; }

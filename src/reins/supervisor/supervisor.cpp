@@ -1,12 +1,12 @@
 #include "reins/supervisor/supervisor.hpp"
 
 #include <algorithm>
-#include <functional>
 #include <optional>
 #include <set>
 #include <unistd.h>
 
 #include "reins/async/timer.hpp"
+#include "reins/supervisor/dependency_graph.hpp"
 #include "reins/supervisor/stop_escalation.hpp"
 #include "reins/supervisor/instance_id.hpp"
 #include "reins/supervisor/subreaper.hpp"
@@ -28,10 +28,17 @@ bool command_empty(const CommandSpec& c) {
     return argv.empty() || argv[0].empty();
 }
 
-Task<void> wait_until_stopped(std::stop_token stop) {
-    // One long timer, not a poll: it only ends when `stop` is requested.
-    auto r = co_await sleep(std::chrono::hours(24 * 365 * 10), std::move(stop));
-    (void)r;
+// The graph over `names` (by index) that `deps_of` describes; names not
+// among them are left out.
+template <class DepsOf>
+DependencyLists dependency_lists(const std::vector<std::string>& names, DepsOf deps_of) {
+    std::map<std::string, int> index;
+    for (std::size_t i = 0; i < names.size(); ++i) index.emplace(names[i], static_cast<int>(i));
+    DependencyLists lists(names.size());
+    for (std::size_t i = 0; i < names.size(); ++i)
+        for (const auto& d : deps_of(names[i]))
+            if (auto it = index.find(d.name); it != index.end()) lists[i].push_back(it->second);
+    return lists;
 }
 
 }  // namespace
@@ -58,43 +65,25 @@ Result<void> Supervisor::add(std::vector<ServiceSpec> specs) {
         if (command_empty(spec.command)) return fail(Errc::config, "service " + spec.name + " has an empty command");
         batch.emplace(spec.name, &spec);
     }
-    auto deps_of = [&](const std::string& n) -> const std::vector<Dependency>& {
-        if (auto it = batch.find(n); it != batch.end()) return it->second->depends_on;
-        return services_.at(n)->spec().depends_on;
-    };
     for (const auto& spec : specs)
         for (const auto& d : spec.depends_on) {
             if (d.name == spec.name) return fail(Errc::config, "service " + spec.name + " depends on itself");
             if (!services_.count(d.name) && !batch.count(d.name))
                 return fail(Errc::config, "service " + spec.name + " depends on unknown service " + d.name);
         }
-    // Existing services cannot depend on new ones, so a cycle runs through `specs`.
-    std::map<std::string, int> mark;  // 1: on the path, 2: done
-    std::vector<std::string> path;
-    std::function<Result<void>(const std::string&)> visit = [&](const std::string& n) -> Result<void> {
-        mark[n] = 1;
-        path.push_back(n);
-        for (const auto& d : deps_of(n)) {
-            if (mark[d.name] == 1) {
-                std::string cycle;
-                auto from = std::find(path.begin(), path.end(), d.name);
-                for (auto it = from; it != path.end(); ++it) cycle += *it + " → ";
-                return fail(Errc::config, "dependency cycle: " + cycle + d.name);
-            }
-            if (mark[d.name] == 0) {
-                auto r = visit(d.name);
-                if (!r) return r;
-            }
-        }
-        path.pop_back();
-        mark[n] = 2;
-        return {};
-    };
-    for (const auto& spec : specs)
-        if (mark[spec.name] == 0) {
-            auto r = visit(spec.name);
-            if (!r) return r;
-        }
+    // The services here, then the new ones: a cycle, if any, runs through
+    // the new ones (existing services cannot depend on them).
+    std::vector<std::string> names = order_;
+    for (const auto& spec : specs) names.push_back(spec.name);
+    auto cycle = first_cycle(dependency_lists(names, [&](const std::string& n) -> const std::vector<Dependency>& {
+        if (auto it = batch.find(n); it != batch.end()) return it->second->depends_on;
+        return services_.at(n)->spec().depends_on;
+    }));
+    if (!cycle.empty()) {
+        std::string text;
+        for (int v : cycle) text += names[static_cast<std::size_t>(v)] + " → ";
+        return fail(Errc::config, "dependency cycle: " + text + names[static_cast<std::size_t>(cycle.front())]);
+    }
     for (auto& spec : specs) {
         std::string name = spec.name;
         ServiceContext ctx{&events_, options_.sink, options_.notify_dir, base_env_, options_.say, {}};
@@ -124,16 +113,12 @@ std::vector<ServiceStatus> Supervisor::status() const {
 }
 
 std::map<std::string, int> Supervisor::levels() const {
+    auto depth = dependency_depths(
+        dependency_lists(order_, [&](const std::string& n) -> const std::vector<Dependency>& {
+            return services_.at(n)->spec().depends_on;
+        }));
     std::map<std::string, int> level;
-    std::function<int(const std::string&)> depth = [&](const std::string& n) -> int {
-        if (auto it = level.find(n); it != level.end()) return it->second;
-        level[n] = 0;  // guards against a cycle (add() refuses them)
-        int l = 0;
-        for (const auto& d : services_.at(n)->spec().depends_on)
-            if (services_.count(d.name)) l = std::max(l, depth(d.name) + 1);
-        return level[n] = l;
-    };
-    for (const auto& n : order_) depth(n);
+    for (std::size_t i = 0; i < order_.size(); ++i) level[order_[i]] = depth[i];
     return level;
 }
 
@@ -169,10 +154,10 @@ Task<void> Supervisor::run(std::stop_token stop) {
                          "): if this process dies, its services outlive it until the next reins command stops them");
         }
     }
-    TaskScope actors;  // shielded: stopped in dependency order below
+    TaskScope actors = TaskScope::shielded();  // stopped in dependency order below
     actors_ = &actors;
     for (const auto& n : order_) actors.spawn(services_.at(n)->run(actors.token()));
-    co_await wait_until_stopped(stop);
+    co_await sleep_until_stopped(stop);
     auto stopped = co_await this->stop({}, {});
     (void)stopped;
     actors_ = nullptr;
@@ -194,12 +179,14 @@ Task<Result<void>> Supervisor::start(std::vector<std::string> names, std::stop_t
     if (!wanted) co_return fail(std::move(wanted).error());
     // The closure: what was asked for and everything it depends on.
     std::set<std::string> all;
-    std::function<void(const std::string&)> close_over = [&](const std::string& n) {
-        if (!all.insert(n).second) return;
+    std::vector<std::string> todo = *wanted;
+    while (!todo.empty()) {
+        std::string n = std::move(todo.back());
+        todo.pop_back();
+        if (!all.insert(n).second) continue;
         for (const auto& d : services_.at(n)->spec().depends_on)
-            if (services_.count(d.name)) close_over(d.name);
-    };
-    for (const auto& n : *wanted) close_over(n);
+            if (services_.count(d.name)) todo.push_back(d.name);
+    }
     // Every service starts as soon as each of its dependencies reached what
     // it asks for: spawned ("started") or running ("ready").
     std::map<std::string, std::unique_ptr<StartGate>> gates;

@@ -10,24 +10,19 @@
 #include <unistd.h>
 #include <vector>
 
+#include "fixture.hpp"
 #include "harness.hpp"
 #include "reins/supervisor/process_tree.hpp"
 #include "reins/supervisor/supervisor.hpp"
+#include "temp_dir.hpp"
 
 namespace reins::test {
 
 using namespace reins::supervisor;
 
-/// The fixture server binary (meson sets REINS_FIXTURE).
-inline std::string fixture() {
-    const char* p = std::getenv("REINS_FIXTURE");
-    REQUIRE_MESSAGE(p != nullptr, "REINS_FIXTURE is not set (run through meson test)");
-    return p;
-}
-
 /// An argv running the fixture with `args`.
 inline CommandSpec fixture_cmd(std::vector<std::string> args) {
-    args.insert(args.begin(), fixture());
+    args.insert(args.begin(), fixture_path());
     return CommandSpec{std::move(args)};
 }
 
@@ -64,20 +59,6 @@ inline SupervisorOptions sink_options(OutputSink* sink) {
     return o;
 }
 
-/// A fresh temp folder, removed afterwards.
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/reins-engine-XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~TempDir() {
-        std::string cmd = "rm -rf '" + path + "'";
-        if (std::system(cmd.c_str()) != 0) MESSAGE("could not remove ", path);
-    }
-    std::string file(const std::string& name) const { return path + "/" + name; }
-};
-
 inline std::string read_file(const std::string& path) {
     std::ifstream f(path);
     std::stringstream ss;
@@ -102,7 +83,7 @@ inline bool pid_alive(int pid) {
 // stopped — every service's processes stopped — even if the body threw.
 template <class Body>
 Task<void> with_running(Supervisor* sup, Body body, std::stop_token stop) {
-    TaskScope scope;
+    TaskScope scope = TaskScope::shielded();
     std::stop_source sup_stop;
     scope.spawn(sup->run(sup_stop.get_token()));
     std::exception_ptr error;

@@ -144,9 +144,9 @@ TEST_SUITE("lifecycle") {
     }
 
     TEST_CASE("a child ignoring SIGTERM is killed at stop.timeout, not before") {
-        TempDir tmp;
+        TempDir tmp("engine");
         Supervisor sup;
-        auto s = spec("stubborn", fixture_cmd({"--no-listen", "--ignore-term", "--record", tmp.file("rec")}));
+        auto s = spec("stubborn", fixture_cmd({"--no-listen", "--ignore-term", "--record", tmp / "rec"}));
         s.stop.timeout = Millis(1000);
         s.ready.kind = ProbeKind::none;
         REQUIRE(sup.add(s));
@@ -165,13 +165,13 @@ TEST_SUITE("lifecycle") {
         });
         CHECK(took.count() >= 1000);
         CHECK(took.count() < 1500);
-        CHECK(read_file(tmp.file("rec")).find("signal SIGTERM") != std::string::npos);
+        CHECK(read_file(tmp / "rec").find("signal SIGTERM") != std::string::npos);
     }
 
     TEST_CASE("a process that exits on SIGTERM is never sent SIGKILL and the stop is prompt") {
-        TempDir tmp;
+        TempDir tmp("engine");
         Supervisor sup;
-        auto s = spec("polite", fixture_cmd({"--no-listen", "--record", tmp.file("rec")}));
+        auto s = spec("polite", fixture_cmd({"--no-listen", "--record", tmp / "rec"}));
         s.stop.timeout = Millis(10000);
         REQUIRE(sup.add(s));
         Millis took{0};
@@ -185,7 +185,7 @@ TEST_SUITE("lifecycle") {
             CHECK(sv.find("polite")->status().stopped_by == StopStep::signal);
         });
         CHECK(took.count() < 3000);  // never the 10 s grace
-        auto rec = read_file(tmp.file("rec"));
+        auto rec = read_file(tmp / "rec");
         CHECK(rec.find("exit code=0") != std::string::npos);
     }
 

@@ -117,9 +117,9 @@ TEST_SUITE("probes") {
     }
 
     TEST_CASE("stop.http makes the service exit by itself, without a signal") {
-        TempDir tmp;
+        TempDir tmp("engine");
         Supervisor sup;
-        auto s = spec("api", fixture_cmd({"--record", tmp.file("rec")}));
+        auto s = spec("api", fixture_cmd({"--record", tmp / "rec"}));
         s.port = PortSpec::any();
         s.ready.kind = ProbeKind::tcp;
         s.stop.http = HttpAction{"POST", "/admin/shutdown"};
@@ -130,7 +130,7 @@ TEST_SUITE("probes") {
             (void)co_await sv.stop(which6);
             CHECK(sv.find("api")->status().stopped_by == StopStep::http);
         });
-        CHECK(read_file(tmp.file("rec")).find("signal SIGTERM") == std::string::npos);
+        CHECK(read_file(tmp / "rec").find("signal SIGTERM") == std::string::npos);
     }
 
     TEST_CASE("stop.http that only acknowledges costs at most half the grace, then the signal") {
@@ -155,9 +155,9 @@ TEST_SUITE("probes") {
     }
 
     TEST_CASE("stop.pre writes the checkpoint marker before the stop") {
-        TempDir tmp;
+        TempDir tmp("engine");
         Supervisor sup;
-        auto s = spec("db", fixture_cmd({"--checkpoint-file", tmp.file("cp")}));
+        auto s = spec("db", fixture_cmd({"--checkpoint-file", tmp / "cp"}));
         s.port = PortSpec::any();
         s.ready.kind = ProbeKind::tcp;
         s.stop.pre = HttpAction{"POST", "/admin/checkpoint"};
@@ -167,7 +167,7 @@ TEST_SUITE("probes") {
             std::vector<std::string> which8{"db"};  // not in the co_await (g++ 12)
             (void)co_await sv.stop(which8);
         });
-        CHECK(read_file(tmp.file("cp")).find("checkpoint") != std::string::npos);
+        CHECK(read_file(tmp / "cp").find("checkpoint") != std::string::npos);
     }
 
     TEST_CASE("dependencies start first and stop last") {

@@ -47,9 +47,9 @@ struct KillAtEnd {
 
 TEST_SUITE("stopping") {
     TEST_CASE("each stop signal reaches the main process once, not through its group, pid and tag each") {
-        TempDir tmp;
+        TempDir tmp("engine");
         Supervisor sup;
-        auto s = spec("counted", fixture_cmd({"--no-listen", "--record", tmp.file("rec")}));
+        auto s = spec("counted", fixture_cmd({"--no-listen", "--record", tmp / "rec"}));
         // A real-time signal is queued, never merged: the fixture records
         // every delivery (three SIGTERMs sent at once can arrive as one).
         // The fixture only records it, so SIGKILL ends the stop.
@@ -66,7 +66,7 @@ TEST_SUITE("stopping") {
             CHECK(stopped.has_value());
             CHECK(sv.find("counted")->status().stopped_by == StopStep::kill);
         });
-        const std::string rec = read_file(tmp.file("rec"));
+        const std::string rec = read_file(tmp / "rec");
         CHECK_MESSAGE(occurrences(rec, "signal SIG" + std::to_string(SIGRTMIN) + " ") == 1, rec);
     }
 

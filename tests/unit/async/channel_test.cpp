@@ -31,7 +31,7 @@ TEST_SUITE("channel") {
         run_test([](std::stop_token) -> Task<void> {
             Channel<int> ch(2);
             std::vector<int> got;
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             scope.spawn(consume(&ch, &got));
             scope.spawn(produce(&ch, 100, true));
             co_await scope.join();
@@ -51,7 +51,7 @@ TEST_SUITE("channel") {
                     ++*count;
                 }
             };
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             scope.spawn(sender(&ch, &sent));
             co_await sleep(5ms);
             CHECK(sent == 1);  // one buffered, the second send waits
@@ -88,7 +88,7 @@ TEST_SUITE("channel") {
         run_test([](std::stop_token) -> Task<void> {
             Channel<int> ch(1);
             std::vector<int> a, b;
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             scope.spawn(consume(&ch, &a));
             scope.spawn(consume(&ch, &b));
             co_await sleep(2ms);
@@ -118,7 +118,7 @@ TEST_SUITE("channel") {
             auto receiver = [](Channel<int>* c, std::stop_token s, Result<int>* out) -> Task<void> {
                 *out = co_await c->recv(std::move(s));
             };
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             scope.spawn(receiver(&ch, src.get_token(), &got));
             co_await sleep(2ms);
             src.request_stop();
@@ -153,7 +153,7 @@ TEST_SUITE("channel") {
             Channel<int> ch(16);
             std::vector<int> got;
             got.reserve(200000);
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             scope.spawn(consume(&ch, &got));
             scope.spawn(produce(&ch, 200000, true));
             co_await scope.join();

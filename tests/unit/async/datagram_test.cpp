@@ -19,6 +19,7 @@
 
 #include "harness.hpp"
 #include "reins/async/datagram.hpp"
+#include "temp_dir.hpp"
 
 extern char** environ;
 
@@ -27,22 +28,6 @@ using namespace reins::test;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-// A private directory under /tmp (short, so paths fit in sun_path), removed
-// with everything in it.
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/reins-dgram-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-    std::string operator/(const std::string& name) const { return path + "/" + name; }
-};
 
 std::string abstract_name() {
     static int counter = 0;
@@ -169,7 +154,7 @@ Task<void> systemd_notify_ready(std::string prog, DatagramSocket* sock) {
 TEST_SUITE("datagram") {
     TEST_CASE("round trip on a filesystem path, with the sender's credentials") {
         run_test([](std::stop_token) -> Task<void> {
-            TempDir dir;
+            TempDir dir("dgram");
             std::string path = dir / "notify.sock";
             {
                 auto sock = DatagramSocket::bind(path);
@@ -217,7 +202,7 @@ TEST_SUITE("datagram") {
 
     TEST_CASE("the credentials name the process that sent the message") {
         run_test([](std::stop_token) -> Task<void> {
-            TempDir dir;
+            TempDir dir("dgram");
             std::string path = dir / "creds.sock";
             auto sock = DatagramSocket::bind(path);
             REQUIRE(sock);
@@ -248,7 +233,7 @@ TEST_SUITE("datagram") {
 
     TEST_CASE("a file descriptor passed with a message is closed at once") {
         run_test([](std::stop_token) -> Task<void> {
-            TempDir dir;
+            TempDir dir("dgram");
             std::string path = dir / "barrier.sock";
             auto sock = DatagramSocket::bind(path);
             REQUIRE(sock);
@@ -267,7 +252,7 @@ TEST_SUITE("datagram") {
 
     TEST_CASE("an oversized message is dropped whole, its fds closed, and the next one delivered") {
         run_test([](std::stop_token) -> Task<void> {
-            TempDir dir;
+            TempDir dir("dgram");
             std::string path = dir / "big.sock";
             auto sock = DatagramSocket::bind(path);
             REQUIRE(sock);
@@ -351,7 +336,7 @@ TEST_SUITE("datagram") {
             auto receiver = [](DatagramSocket* s, std::stop_token st, Result<Datagram>* out) -> Task<void> {
                 *out = co_await s->receive(std::move(st));
             };
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             auto t0 = Clock::now();
             scope.spawn(receiver(&*sock, src.get_token(), &got));
             (void)co_await sleep(10ms);
@@ -388,7 +373,7 @@ TEST_SUITE("datagram") {
 
     TEST_CASE("destroying the socket while a receive is pending cancels it and unlinks the path") {
         run_test([](std::stop_token) -> Task<void> {
-            TempDir dir;
+            TempDir dir("dgram");
             std::string path = dir / "drop.sock";
             auto bound = DatagramSocket::bind(path);
             REQUIRE(bound);
@@ -397,7 +382,7 @@ TEST_SUITE("datagram") {
             auto receiver = [](DatagramSocket* s, Result<Datagram>* out) -> Task<void> {
                 *out = co_await s->receive();
             };
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             scope.spawn(receiver(sock.get(), &got));
             (void)co_await sleep(5ms);
             sock.reset();  // owner dropped
@@ -443,7 +428,7 @@ TEST_SUITE("datagram") {
 
     TEST_CASE("a path that does not fit in sun_path is refused, naming the path and the limit") {
         run_test([](std::stop_token) -> Task<void> {
-            TempDir dir;
+            TempDir dir("dgram");
             std::string path = dir / (std::string(150, 'n') + ".sock");
             auto r = DatagramSocket::bind(path);
             REQUIRE_FALSE(r);
@@ -468,7 +453,7 @@ TEST_SUITE("datagram") {
 
     TEST_CASE("a stale socket file is replaced") {
         run_test([](std::stop_token) -> Task<void> {
-            TempDir dir;
+            TempDir dir("dgram");
             std::string path = dir / "stale.sock";
             {  // what a crashed reins leaves behind: the file, nobody bound to it
                 sockaddr_un sun{};
@@ -491,7 +476,7 @@ TEST_SUITE("datagram") {
 
     TEST_CASE("a live socket is not taken over, and a non-socket file is left alone") {
         run_test([](std::stop_token) -> Task<void> {
-            TempDir dir;
+            TempDir dir("dgram");
             std::string path = dir / "live.sock";
             auto first = DatagramSocket::bind(path);
             REQUIRE(first);
@@ -520,7 +505,7 @@ TEST_SUITE("datagram") {
 
     TEST_CASE("send_to a path nobody is bound to fails, naming the path") {
         run_test([](std::stop_token) -> Task<void> {
-            TempDir dir;
+            TempDir dir("dgram");
             std::string path = dir / "nobody.sock";
             auto r = DatagramSocket::send_to(path, "READY=1");
             REQUIRE_FALSE(r);
@@ -542,7 +527,7 @@ TEST_SUITE("datagram") {
         run_test(
             [](std::stop_token) -> Task<void> {
                 std::string prog = find_in_path("systemd-notify");
-                TempDir dir;
+                TempDir dir("dgram");
                 auto by_path = DatagramSocket::bind(dir / "notify.sock");
                 REQUIRE(by_path);
                 co_await systemd_notify_ready(prog, &*by_path);

@@ -7,24 +7,12 @@
 
 #include "harness.hpp"
 #include "reins/async/file_watch.hpp"
+#include "temp_dir.hpp"
 
 using namespace reins;
 using namespace reins::test;
 
 namespace {
-
-/// A fresh folder under /tmp, removed with its contents.
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char t[] = "/tmp/reins-watch-XXXXXX";
-        path = ::mkdtemp(t);
-    }
-    ~TempDir() {
-        std::string cmd = "rm -rf '" + path + "'";
-        if (std::system(cmd.c_str()) != 0) MESSAGE("could not remove ", path);
-    }
-};
 
 void append(const std::string& path, const std::string& text) {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -52,7 +40,7 @@ TEST_SUITE("file_watch") {
 
     TEST_CASE("an append to a watched file completes changed()") {
         run_test([](std::stop_token stop) -> Task<void> {
-            TempDir tmp;
+            TempDir tmp("watch");
             std::string file = tmp.path + "/a.log";
             append(file, "first\n");
             auto w = FileWatch::watch(file);
@@ -71,7 +59,7 @@ TEST_SUITE("file_watch") {
 
     TEST_CASE("a rename in a watched folder completes changed(); other entries are ignored") {
         run_test([](std::stop_token stop) -> Task<void> {
-            TempDir tmp;
+            TempDir tmp("watch");
             append(tmp.path + "/a.log", "x\n");
             auto w = FileWatch::watch(tmp.path, "a.log");
             CHECK(w.has_value());
@@ -105,7 +93,7 @@ TEST_SUITE("file_watch") {
 
     TEST_CASE("changes while nobody awaits are kept as one pending change") {
         run_test([](std::stop_token stop) -> Task<void> {
-            TempDir tmp;
+            TempDir tmp("watch");
             std::string file = tmp.path + "/a.log";
             append(file, "");
             auto w = FileWatch::watch(file);
@@ -126,7 +114,7 @@ TEST_SUITE("file_watch") {
 
     TEST_CASE("a watch that sees no change does not wake") {
         run_test([](std::stop_token stop) -> Task<void> {
-            TempDir tmp;
+            TempDir tmp("watch");
             auto w = FileWatch::watch(tmp.path);
             CHECK(w.has_value());
             if (!w) co_return;
@@ -140,13 +128,13 @@ TEST_SUITE("file_watch") {
 
     TEST_CASE("a stopped changed() completes with cancelled, promptly") {
         run_test([](std::stop_token) -> Task<void> {
-            TempDir tmp;
+            TempDir tmp("watch");
             auto w = FileWatch::watch(tmp.path);
             CHECK(w.has_value());
             if (!w) co_return;
             std::stop_source src;
             Result<void> got;
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             scope.spawn(await_change(&*w, src.get_token(), &got));
             co_await sleep(10ms);
             src.request_stop();
@@ -162,7 +150,7 @@ TEST_SUITE("file_watch") {
 
     TEST_CASE("a changed() whose token is already stopped does not wait") {
         run_test([](std::stop_token) -> Task<void> {
-            TempDir tmp;
+            TempDir tmp("watch");
             auto w = FileWatch::watch(tmp.path);
             CHECK(w.has_value());
             if (!w) co_return;
@@ -176,13 +164,13 @@ TEST_SUITE("file_watch") {
 
     TEST_CASE("destroying a FileWatch while it is awaited cancels the waiter") {
         run_test([](std::stop_token) -> Task<void> {
-            TempDir tmp;
+            TempDir tmp("watch");
             auto made = FileWatch::watch(tmp.path);
             CHECK(made.has_value());
             if (!made) co_return;
             auto w = std::make_unique<FileWatch>(std::move(*made));
             Result<void> got;
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             scope.spawn(await_change(w.get(), {}, &got));
             co_await sleep(10ms);
             w.reset();
@@ -194,7 +182,7 @@ TEST_SUITE("file_watch") {
 
     TEST_CASE("a watch left alive at the end lets the loop close cleanly") {
         // run_test fails when uv_loop_close finds a handle still open.
-        TempDir tmp;
+        TempDir tmp("watch");
         Loop loop;
         auto body = [](std::string dir) -> Task<int> {
             auto w = FileWatch::watch(dir);
@@ -210,7 +198,7 @@ TEST_SUITE("file_watch") {
     }
 
     TEST_CASE("a watch nobody awaits does not keep the loop alive") {
-        TempDir tmp;
+        TempDir tmp("watch");
         Loop loop;
         {
             auto w = FileWatch::watch(tmp.path);

@@ -182,7 +182,7 @@ TEST_SUITE("line_reader") {
             LineReader reader(b);
             std::vector<Line> got;
             Result<Line> last = fail(Errc::timeout);
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             scope.spawn(feed(&a, {"hel", "lo\nwor", "ld\n\n", "\r\n", "crlf\r\n", "x", "\n", "tail"}, true));
             scope.spawn(collect(&reader, &got, &last));
             co_await scope.join();
@@ -206,7 +206,7 @@ TEST_SUITE("line_reader") {
             std::string data = "first\n" + big + "\nnext\n";
             std::vector<Line> got;
             Result<Line> last = fail(Errc::timeout);
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             scope.spawn(feed(&a, {data}, true));
             scope.spawn(collect(&reader, &got, &last));
             co_await scope.join();
@@ -232,7 +232,7 @@ TEST_SUITE("line_reader") {
             LineReader reader(b, 8);
             std::vector<Line> got;
             Result<Line> last = fail(Errc::timeout);
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             scope.spawn(feed(&a, {"12345678", "\n", "1234567812345678", "\n", "123456789"}, true));
             scope.spawn(collect(&reader, &got, &last));
             co_await scope.join();
@@ -267,7 +267,7 @@ TEST_SUITE("line_reader") {
                     std::vector<Line> got;
                     Result<Line> last = fail(Errc::timeout);
                     std::size_t batches = 0;
-                    TaskScope scope;
+                    TaskScope scope = TaskScope::shielded();
                     scope.spawn(feed(&a, pieces, true));
                     if (batched) scope.spawn(collect_batches(&reader, &got, &last, &batches));
                     else scope.spawn(collect(&reader, &got, &last));
@@ -358,7 +358,7 @@ TEST_SUITE("line_reader") {
             auto waiter = [](LineReader* r, std::stop_token st, Result<Line>* out) -> Task<void> {
                 *out = co_await r->next(std::move(st));
             };
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             scope.spawn(waiter(&reader, src.get_token(), &got));
             co_await sleep(10ms);
             CHECK(reader.buffered() == 7);
@@ -411,7 +411,7 @@ TEST_SUITE("line_reader") {
             auto reader = std::make_unique<LineReader>(b);
             Result<Line> got = fail(Errc::timeout);
             auto waiter = [](LineReader* r, Result<Line>* out) -> Task<void> { *out = co_await r->next(); };
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             scope.spawn(waiter(reader.get(), &got));
             co_await sleep(5ms);
             reader.reset();  // owner dropped
@@ -433,7 +433,7 @@ TEST_SUITE("line_reader") {
             LineReader reader(b);
             Result<Line> got = fail(Errc::timeout);
             auto waiter = [](LineReader* r, Result<Line>* out) -> Task<void> { *out = co_await r->next(); };
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             scope.spawn(waiter(&reader, &got));
             co_await sleep(5ms);
             b.close();

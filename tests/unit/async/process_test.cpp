@@ -360,7 +360,7 @@ TEST_SUITE("process") {
 
             std::stop_source src;
             Result<ExitStatus> got = fail(Errc::timeout);
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             scope.spawn(wait_into(&*p, src.get_token(), &got));
             (void)co_await sleep(20ms);
             src.request_stop();
@@ -388,7 +388,7 @@ TEST_SUITE("process") {
             REQUIRE(p.has_value());
             GroupGuard guard(p->pid());
             std::vector<Result<ExitStatus>> got(3, fail(Errc::timeout));
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             for (auto& g : got) scope.spawn(wait_into(&*p, {}, &g));
             co_await scope.join();
             for (auto& g : got) {
@@ -427,7 +427,7 @@ TEST_SUITE("process") {
             s_pid = owner->pid();
             GroupGuard guard(s_pid);
             Result<ExitStatus> got = fail(Errc::timeout);
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             scope.spawn(wait_into(owner.get(), {}, &got));
             (void)co_await sleep(20ms);
             owner.reset();  // owner dropped while awaited
@@ -496,7 +496,7 @@ TEST_SUITE("process") {
                 procs.push_back(std::move(*p));
             }
             std::vector<Result<ExitStatus>> got(procs.size(), fail(Errc::timeout));
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             for (std::size_t i = 0; i < procs.size(); ++i) scope.spawn(wait_into(&procs[i], {}, &got[i]));
             co_await scope.join();
             for (std::size_t i = 0; i < procs.size(); ++i) {

@@ -28,7 +28,7 @@ TEST_SUITE("scope") {
     TEST_CASE("join waits for every child") {
         run_test([](std::stop_token) -> Task<void> {
             int counter = 0;
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             for (int i = 0; i < 10; ++i) scope.spawn(count_to(5, &counter));
             CHECK(scope.size() == 10);
             co_await scope.join();
@@ -39,7 +39,7 @@ TEST_SUITE("scope") {
 
     TEST_CASE("joining an empty scope completes at once") {
         run_test([](std::stop_token) -> Task<void> {
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             co_await scope.join();
             CHECK(scope.size() == 0);
         });
@@ -48,7 +48,7 @@ TEST_SUITE("scope") {
     TEST_CASE("request_stop reaches every child through its token") {
         run_test([](std::stop_token) -> Task<void> {
             int unwound = 0;
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             for (int i = 0; i < 3; ++i) scope.spawn(wait_for_stop(scope.token(), &unwound));
             co_await sleep(2ms);
             scope.request_stop();
@@ -61,7 +61,7 @@ TEST_SUITE("scope") {
         run_test([](std::stop_token) -> Task<void> {
             std::stop_source parent;
             TaskScope linked(parent.get_token());
-            TaskScope shielded;
+            TaskScope shielded = TaskScope::shielded();
             parent.request_stop();
             CHECK(linked.stop_requested());
             CHECK_FALSE(shielded.stop_requested());
@@ -73,7 +73,7 @@ TEST_SUITE("scope") {
     TEST_CASE("a failing child stops its siblings and join rethrows its error") {
         run_test([](std::stop_token) -> Task<void> {
             int unwound = 0;
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             scope.spawn(wait_for_stop(scope.token(), &unwound));
             scope.spawn(fail_after(5ms));
             scope.spawn(wait_for_stop(scope.token(), &unwound));

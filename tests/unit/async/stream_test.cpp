@@ -78,7 +78,7 @@ TEST_SUITE("stream") {
             };
             std::string got;
             auto reader = [](Stream* s, std::size_t n, std::string* out) -> Task<void> { *out = co_await read_n(s, n); };
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             scope.spawn(writer(&a, data));
             scope.spawn(reader(&b, data.size(), &got));
             co_await scope.join();
@@ -113,7 +113,7 @@ TEST_SUITE("stream") {
             auto reader = [](Stream* s, std::stop_token st, Result<std::string_view>* out) -> Task<void> {
                 *out = co_await s->read(std::move(st));
             };
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             auto t0 = Clock::now();
             scope.spawn(reader(&b, src.get_token(), &got));
             co_await sleep(10ms);
@@ -151,7 +151,7 @@ TEST_SUITE("stream") {
             auto owned = std::make_unique<Stream>(std::move(b));
             Result<std::string_view> got = fail(Errc::timeout);
             auto reader = [](Stream* s, Result<std::string_view>* out) -> Task<void> { *out = co_await s->read(); };
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             scope.spawn(reader(owned.get(), &got));
             co_await sleep(5ms);
             owned.reset();  // owner dropped
@@ -190,7 +190,7 @@ TEST_SUITE("stream") {
                 *out = co_await s->write(std::string(8 << 20, 'w'), std::move(st));
                 *done = true;
             };
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             scope.spawn(writer(&a, src.get_token(), &got, &finished));
             co_await sleep(20ms);
             CHECK_FALSE(finished);  // blocked: nobody reads
@@ -229,7 +229,7 @@ TEST_SUITE("stream") {
             auto writer = [](Stream* s, Result<void>* out) -> Task<void> {
                 *out = co_await s->write(std::string(8 << 20, 'x'));
             };
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             scope.spawn(writer(owned.get(), &got));
             co_await sleep(5ms);
             owned.reset();

@@ -238,7 +238,7 @@ TEST_SUITE("tcp") {
             auto connector = [](Endpoint ep, std::stop_token st, Result<Stream>* out) -> Task<void> {
                 *out = co_await tcp_connect(ep, std::move(st));
             };
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             scope.spawn(connector(hole.ep, src.get_token(), &got));
             co_await sleep(20ms);
             auto t0 = Clock::now();
@@ -258,7 +258,7 @@ TEST_SUITE("tcp") {
             auto timed = [](Endpoint ep, std::stop_token st, Result<Stream>* out) -> Task<void> {
                 *out = co_await tcp_connect(ep, 10s, std::move(st));
             };
-            TaskScope scope2;
+            TaskScope scope2 = TaskScope::shielded();
             scope2.spawn(timed(hole.ep, outer.get_token(), &got2));
             co_await sleep(20ms);
             auto t1 = Clock::now();
@@ -296,7 +296,7 @@ TEST_SUITE("tcp") {
             auto acceptor = [](TcpListener* ls, std::stop_token st, Result<Stream>* out) -> Task<void> {
                 *out = co_await ls->accept(std::move(st));
             };
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             scope.spawn(acceptor(&*l, src.get_token(), &got));
             co_await sleep(10ms);
             src.request_stop();
@@ -318,7 +318,7 @@ TEST_SUITE("tcp") {
             CHECK_FALSE(*l);  // moved from
             Result<Stream> got = fail(Errc::timeout);
             auto acceptor = [](TcpListener* ls, Result<Stream>* out) -> Task<void> { *out = co_await ls->accept(); };
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             scope.spawn(acceptor(owned.get(), &got));
             co_await sleep(5ms);
             owned.reset();

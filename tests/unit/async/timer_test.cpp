@@ -13,9 +13,29 @@ Task<void> sleep_and_record(std::chrono::milliseconds d, int id, std::vector<int
     CHECK(r.has_value());
     order->push_back(id);
 }
+
+Task<void> sleep_until_stopped_then_mark(std::stop_token stop, bool* ended) {
+    co_await sleep_until_stopped(std::move(stop));
+    *ended = true;
+}
 }  // namespace
 
 TEST_SUITE("timer") {
+    TEST_CASE("sleep_until_stopped ends when, and only when, stop is requested") {
+        run_test([](std::stop_token) -> Task<void> {
+            std::stop_source src;
+            bool ended = false;
+            TaskScope scope = TaskScope::shielded();
+            scope.spawn(sleep_until_stopped_then_mark(src.get_token(), &ended));
+            auto slept = co_await sleep(30ms);
+            CHECK(slept.has_value());
+            CHECK_FALSE(ended);
+            src.request_stop();
+            co_await scope.join();
+            CHECK(ended);
+        });
+    }
+
     TEST_CASE("sleep waits at least its duration") {
         run_test([](std::stop_token) -> Task<void> {
             auto t0 = Clock::now();
@@ -28,7 +48,7 @@ TEST_SUITE("timer") {
     TEST_CASE("timers fire in deadline order, not start order") {
         run_test([](std::stop_token) -> Task<void> {
             std::vector<int> order;
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             scope.spawn(sleep_and_record(60ms, 3, &order));
             scope.spawn(sleep_and_record(20ms, 1, &order));
             scope.spawn(sleep_and_record(40ms, 2, &order));
@@ -40,7 +60,7 @@ TEST_SUITE("timer") {
     TEST_CASE("a stopped sleep completes with cancelled, promptly") {
         run_test([](std::stop_token) -> Task<void> {
             std::stop_source src;
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             auto t0 = Clock::now();
             Result<void> got;
             auto sleeper = [](std::stop_token s, Result<void>* out) -> Task<void> {
@@ -80,7 +100,7 @@ TEST_SUITE("timer") {
             auto timer = std::make_unique<Timer>();
             Result<void> got;
             auto waiter = [](Timer* t, Result<void>* out) -> Task<void> { *out = co_await t->wait(10s); };
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             scope.spawn(waiter(timer.get(), &got));
             co_await sleep(5ms);
             timer.reset();  // owner dropped

@@ -17,26 +17,12 @@
 #include "harness.hpp"
 #include "reins/async/tcp.hpp"
 #include "reins/async/unix_socket.hpp"
+#include "temp_dir.hpp"
 
 using namespace reins;
 using namespace reins::test;
 
 namespace {
-
-// A private directory under /tmp, removed with everything in it.
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/reins-unix-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-    std::string operator/(const std::string& name) const { return path + "/" + name; }
-};
 
 // A folder deep enough that a socket in it has a path longer than sun_path.
 std::string deep_dir(const TempDir& t) {
@@ -92,7 +78,7 @@ Task<void> round_trip(UnixListener* l, std::string path) {
 TEST_SUITE("unix_socket") {
     TEST_CASE("out of descriptors, accept is an error naming the limit, and the client is kept waiting") {
         run_test([](std::stop_token) -> Task<void> {
-            TempDir t;
+            TempDir t("unix");
             std::string path = t / "api.sock";
             auto l = UnixListener::listen(path);
             REQUIRE(l.has_value());
@@ -117,7 +103,7 @@ TEST_SUITE("unix_socket") {
 
     TEST_CASE("listen, connect, accept, bytes both ways; mode set; file removed on close") {
         run_test([](std::stop_token) -> Task<void> {
-            TempDir t;
+            TempDir t("unix");
             std::string path = t / "api.sock";
             auto l = UnixListener::listen(path, 0660);
             REQUIRE(l.has_value());
@@ -137,7 +123,7 @@ TEST_SUITE("unix_socket") {
 
     TEST_CASE("the default mode is 0600") {
         run_test([](std::stop_token) -> Task<void> {
-            TempDir t;
+            TempDir t("unix");
             auto l = UnixListener::listen(t / "d.sock");
             REQUIRE(l.has_value());
             CHECK(file_mode(t / "d.sock") == 0600);
@@ -147,7 +133,7 @@ TEST_SUITE("unix_socket") {
 
     TEST_CASE("paths longer than sun_path work for listen and connect") {
         run_test([](std::stop_token) -> Task<void> {
-            TempDir t;
+            TempDir t("unix");
             std::string path = deep_dir(t) + "/reins.sock";
             REQUIRE(path.size() > sizeof(sockaddr_un::sun_path));
             auto l = UnixListener::listen(path, 0600);
@@ -168,7 +154,7 @@ TEST_SUITE("unix_socket") {
 
     TEST_CASE("bad paths are errors naming them") {
         run_test([](std::stop_token) -> Task<void> {
-            TempDir t;
+            TempDir t("unix");
             auto empty = UnixListener::listen("");
             CHECK(empty.error().code == uv_error(UV_EINVAL).code);
             auto nul = UnixListener::listen(std::string("/tmp/x\0y", 8));
@@ -191,7 +177,7 @@ TEST_SUITE("unix_socket") {
 
     TEST_CASE("a stale socket file is replaced, a live one refused, a regular file left alone") {
         run_test([](std::stop_token) -> Task<void> {
-            TempDir t;
+            TempDir t("unix");
             std::string path = t / "s.sock";
             {  // a socket file nobody listens on any more
                 int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -227,7 +213,7 @@ TEST_SUITE("unix_socket") {
 
     TEST_CASE("close unlinks only the file it created") {
         run_test([](std::stop_token) -> Task<void> {
-            TempDir t;
+            TempDir t("unix");
             std::string path = t / "r.sock";
             auto l = UnixListener::listen(path);
             REQUIRE(l.has_value());
@@ -241,7 +227,7 @@ TEST_SUITE("unix_socket") {
 
     TEST_CASE("peer credentials carry our pid, uid and gid on both ends") {
         run_test([](std::stop_token) -> Task<void> {
-            TempDir t;
+            TempDir t("unix");
             auto l = UnixListener::listen(t / "p.sock");
             REQUIRE(l.has_value());
             auto client = co_await unix_connect(t / "p.sock");
@@ -273,7 +259,7 @@ TEST_SUITE("unix_socket") {
 
     TEST_CASE("a full backlog makes connect fail at once with EAGAIN") {
         run_test([](std::stop_token) -> Task<void> {
-            TempDir t;
+            TempDir t("unix");
             // A plain listening socket with backlog 0 that nobody accepts from.
             std::string path = t / "full.sock";
             int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -298,7 +284,7 @@ TEST_SUITE("unix_socket") {
 
     TEST_CASE("connect with a stop already requested is cancelled") {
         run_test([](std::stop_token) -> Task<void> {
-            TempDir t;
+            TempDir t("unix");
             auto l = UnixListener::listen(t / "c.sock");
             REQUIRE(l.has_value());
             std::stop_source src;
@@ -311,7 +297,7 @@ TEST_SUITE("unix_socket") {
 
     TEST_CASE("an accept stopped by its token completes with cancelled; the listener stays usable") {
         run_test([](std::stop_token) -> Task<void> {
-            TempDir t;
+            TempDir t("unix");
             std::string path = t / "a.sock";
             auto l = UnixListener::listen(path);
             REQUIRE(l.has_value());
@@ -320,7 +306,7 @@ TEST_SUITE("unix_socket") {
             auto acceptor = [](UnixListener* ls, std::stop_token st, Result<Stream>* out) -> Task<void> {
                 *out = co_await ls->accept(std::move(st));
             };
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             scope.spawn(acceptor(&*l, src.get_token(), &got));
             co_await sleep(10ms);
             src.request_stop();
@@ -337,14 +323,14 @@ TEST_SUITE("unix_socket") {
 
     TEST_CASE("destroying the listener while an accept is pending cancels the accept") {
         run_test([](std::stop_token) -> Task<void> {
-            TempDir t;
+            TempDir t("unix");
             auto l = UnixListener::listen(t / "o.sock");
             REQUIRE(l.has_value());
             auto owned = std::make_unique<UnixListener>(std::move(*l));
             CHECK_FALSE(*l);
             Result<Stream> got = fail(Errc::timeout);
             auto acceptor = [](UnixListener* ls, Result<Stream>* out) -> Task<void> { *out = co_await ls->accept(); };
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             scope.spawn(acceptor(owned.get(), &got));
             co_await sleep(5ms);
             owned.reset();
@@ -360,7 +346,7 @@ TEST_SUITE("unix_socket") {
 
     TEST_CASE("a frame dropped while its accept is pending unlinks itself") {
         run_test([](std::stop_token) -> Task<void> {
-            TempDir t;
+            TempDir t("unix");
             std::string path = t / "f.sock";
             auto l = UnixListener::listen(path);
             REQUIRE(l.has_value());
@@ -377,7 +363,7 @@ TEST_SUITE("unix_socket") {
 
     TEST_CASE("a connection accepted by libuv but never taken is closed with the listener") {
         run_test([](std::stop_token) -> Task<void> {
-            TempDir t;
+            TempDir t("unix");
             auto l = UnixListener::listen(t / "n.sock");
             REQUIRE(l.has_value());
             auto c = co_await unix_connect(t / "n.sock");

@@ -10,42 +10,9 @@
 #include <string>
 
 #include "reins/config/config.hpp"
+#include "temp_dir.hpp"
 
 namespace reins::test {
-
-/// A fresh folder under $TMPDIR, removed with everything in it.
-class TempDir {
-public:
-    TempDir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "reins-config-XXXXXX").string();
-        if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path_ = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-
-    const std::string& path() const { return path_; }
-    /// `name` inside the folder.
-    std::string at(const std::string& name) const { return (std::filesystem::path(path_) / name).string(); }
-    /// Writes `text` to `name` (creating folders); returns its path.
-    std::string write(const std::string& name, const std::string& text) const {
-        std::string p = at(name);
-        std::filesystem::create_directories(std::filesystem::path(p).parent_path());
-        std::ofstream(p, std::ios::binary) << text;
-        return p;
-    }
-    std::string read(const std::string& name) const {
-        std::ifstream f(at(name), std::ios::binary);
-        return std::string(std::istreambuf_iterator<char>(f), {});
-    }
-
-private:
-    std::string path_;
-};
 
 /// Every diagnostic on one line each (for failure messages).
 inline std::string dump(const std::vector<config::Diagnostic>& ds) {
@@ -56,7 +23,7 @@ inline std::string dump(const std::vector<config::Diagnostic>& ds) {
 
 /// Loads `text` as reins.toml in `dir`; fails the test on an error.
 inline config::Config load_ok(const TempDir& dir, const std::string& text) {
-    auto r = config::load_toml(text, dir.at("reins.toml"));
+    auto r = config::load_toml(text, dir / "reins.toml");
     INFO(dump(r.diagnostics));
     REQUIRE(r.ok());
     return r.config;

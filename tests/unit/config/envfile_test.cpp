@@ -91,13 +91,13 @@ TEST_CASE("bad lines are reported with line and column, the rest still read") {
 }
 
 TEST_CASE("an env_file error points into the env file, never showing its content") {
-    TempDir dir;
+    TempDir dir("config");
     dir.write("app.env", "OK=1\noops-sk_live_SECRET\n");
     auto r = reins::config::load_toml("version = 1\n[service.a]\ncommand = \"a\"\nenv_file = \"app.env\"\n",
-                                      dir.at("reins.toml"));
+                                      dir / "reins.toml");
     REQUIRE_FALSE(r.ok());
     REQUIRE(r.diagnostics.size() == 1);
-    CHECK(r.diagnostics[0].file == dir.at("app.env"));
+    CHECK(r.diagnostics[0].file == dir / "app.env");
     CHECK(r.diagnostics[0].line == 2);
     CHECK(r.diagnostics[0].column == 1);
     CHECK(r.diagnostics[0].excerpt.empty());
@@ -105,10 +105,10 @@ TEST_CASE("an env_file error points into the env file, never showing its content
 }
 
 TEST_CASE("an env_file that is not a regular file is refused, not read") {
-    TempDir dir;
-    std::filesystem::create_directory(dir.at("folder.env"));
+    TempDir dir("config");
+    std::filesystem::create_directory(dir / "folder.env");
     auto r = reins::config::load_toml("version = 1\n[service.a]\ncommand = \"a\"\nenv_file = \"folder.env\"\n",
-                                      dir.at("reins.toml"));
+                                      dir / "reins.toml");
     REQUIRE_FALSE(r.ok());
     CHECK(r.diagnostics[0].key == "service.a.env_file");
     CHECK(r.diagnostics[0].message.find("cannot read") != std::string::npos);
@@ -146,10 +146,10 @@ TEST_CASE("bad Procfile lines") {
 }
 
 TEST_CASE("services with foreman's ports and the .env beside the Procfile") {
-    TempDir dir;
+    TempDir dir("config");
     dir.write(".env", "DATABASE_URL=postgres://localhost/dev\n");
     std::string text = "web: ./web\nworker: ./worker\napi: ./api\n";
-    auto r = reins::config::load_procfile(text, dir.at("Procfile"));
+    auto r = reins::config::load_procfile(text, dir / "Procfile");
     INFO(dump(r.diagnostics));
     REQUIRE(r.ok());
     REQUIRE(r.config.services.size() == 3);
@@ -157,22 +157,22 @@ TEST_CASE("services with foreman's ports and the .env beside the Procfile") {
     CHECK(web.port == reins::supervisor::PortSpec::fixed_port(5000));
     CHECK(r.config.services[1].port.port == 5100);
     CHECK(r.config.services[2].port.port == 5200);
-    CHECK(web.cwd == dir.path());
+    CHECK(web.cwd == dir.path);
     CHECK(web.env.at("DATABASE_URL") == "postgres://localhost/dev");
     CHECK(std::get<0>(web.command.value) == "./web");
     reins::config::LoadOptions o;
     o.port_base = 3000;
-    auto based = reins::config::load_procfile(text, dir.at("Procfile"), o);
+    auto based = reins::config::load_procfile(text, dir / "Procfile", o);
     CHECK(based.config.services[2].port.port == 3200);
     o.port_base = 65500;
-    auto over = reins::config::load_procfile(text, dir.at("Procfile"), o);
+    auto over = reins::config::load_procfile(text, dir / "Procfile", o);
     CHECK_FALSE(over.ok());
 }
 
 TEST_CASE("no .env is fine; an empty Procfile is not") {
-    TempDir dir;
-    CHECK(reins::config::load_procfile("web: x\n", dir.at("Procfile")).ok());
-    auto empty = reins::config::load_procfile("# nothing\n", dir.at("Procfile"));
+    TempDir dir("config");
+    CHECK(reins::config::load_procfile("web: x\n", dir / "Procfile").ok());
+    auto empty = reins::config::load_procfile("# nothing\n", dir / "Procfile");
     CHECK_FALSE(empty.ok());
 }
 

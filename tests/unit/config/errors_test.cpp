@@ -176,10 +176,10 @@ TEST_SUITE("errors") {
 
 TEST_CASE("every bad config reports its key path, line, column and what was wrong") {
     static_assert(sizeof(kBad) / sizeof(kBad[0]) >= 40);
-    TempDir dir;
+    TempDir dir("config");
     for (const auto& b : kBad) {
         CAPTURE(b.name);
-        auto r = reins::config::load_toml(b.toml, dir.at("reins.toml"));
+        auto r = reins::config::load_toml(b.toml, dir / "reins.toml");
         INFO(dump(r.diagnostics));
         CHECK_FALSE(r.ok());
         bool found = false;
@@ -192,14 +192,14 @@ TEST_CASE("every bad config reports its key path, line, column and what was wron
         CHECK_MESSAGE(found, "expected " << b.key << " at " << b.line << ":" << b.column << ": " << b.fragment);
         // Every error names its file and a position (except file-level ones).
         for (const auto& d : r.diagnostics) {
-            CHECK(d.file == dir.at("reins.toml"));
+            CHECK(d.file == dir / "reins.toml");
             if (d.is_error() && d.key != "") CHECK(d.line > 0);
         }
     }
 }
 
 TEST_CASE("all the errors of a file come back in one pass, in file order") {
-    TempDir dir;
+    TempDir dir("config");
     auto r = reins::config::load_toml(R"(version = 1
 [service.api]
 command = "x"
@@ -209,7 +209,7 @@ logs.max_size = "10XB"
 depends_on = ["nope"]
 [service.web]
 command = 7
-)", dir.at("reins.toml"));
+)", dir / "reins.toml");
     INFO(dump(r.diagnostics));
     REQUIRE(r.diagnostics.size() == 5);
     int last = 0;
@@ -223,21 +223,21 @@ command = 7
 }
 
 TEST_CASE("a bad [defaults] value is reported once, not once per service") {
-    TempDir dir;
+    TempDir dir("config");
     auto r = reins::config::load_toml("version = 1\n[defaults]\nstop.timeout = \"soon\"\n"
                                       "[service.a]\ncommand = \"a\"\n[service.b]\ncommand = \"b\"\n[service.c]\ncommand = \"c\"\n",
-                                      dir.at("reins.toml"));
+                                      dir / "reins.toml");
     INFO(dump(r.diagnostics));
     REQUIRE(r.diagnostics.size() == 1);
     CHECK(r.diagnostics[0].key == "defaults.stop.timeout");
 }
 
 TEST_CASE("a [defaults] probe that needs a port names each service without one") {
-    TempDir dir;
+    TempDir dir("config");
     auto r = reins::config::load_toml("version = 1\n[defaults]\nready.tcp = true\n"
                                       "[service.a]\ncommand = \"a\"\n[service.b]\ncommand = \"b\"\nport = 1\n"
                                       "[service.c]\ncommand = \"c\"\n",
-                                      dir.at("reins.toml"));
+                                      dir / "reins.toml");
     INFO(dump(r.diagnostics));
     REQUIRE(r.diagnostics.size() == 2);
     CHECK(r.diagnostics[0].key == "defaults.ready.tcp");
@@ -247,8 +247,8 @@ TEST_CASE("a [defaults] probe that needs a port names each service without one")
 }
 
 TEST_CASE("a syntax error carries toml++'s position and the line as an excerpt") {
-    TempDir dir;
-    auto r = reins::config::load_toml("version = 1\n[service.api]\ncommand = = \"x\"\n", dir.at("reins.toml"));
+    TempDir dir("config");
+    auto r = reins::config::load_toml("version = 1\n[service.api]\ncommand = = \"x\"\n", dir / "reins.toml");
     REQUIRE(r.diagnostics.size() == 1);
     const auto& d = r.diagnostics[0];
     CHECK(d.line == 3);

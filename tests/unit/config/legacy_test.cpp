@@ -61,7 +61,7 @@ const char* kLegacyFiles[] = {
 };
 
 reins::config::LoadResult load(const TempDir& dir, const std::string& text) {
-    return reins::config::load_toml(text, dir.at("reins.toml"));
+    return reins::config::load_toml(text, dir / "reins.toml");
 }
 
 std::string effective(const reins::config::Config& c) {
@@ -73,14 +73,14 @@ std::string effective(const reins::config::Config& c) {
 TEST_SUITE("legacy") {
 
 TEST_CASE("missing legacy keys take the seeds' defaults") {
-    TempDir dir;
+    TempDir dir("config");
     auto r = load(dir, "[server]\ncommand = \"./server\"\n");
     INFO(dump(r.diagnostics));
     REQUIRE(r.ok());
     CHECK(r.config.format == reins::config::Format::legacy);
     CHECK(r.config.version == 0);
     REQUIRE(r.config.services.size() == 1);
-    auto want = reins::test::defaults_for("server", dir.path());
+    auto want = reins::test::defaults_for("server", dir.path);
     want.command = CommandSpec{std::string("./server")};
     want.port = PortSpec::prefer_in(8000, 8000, 8100);
     want.ready.kind = ProbeKind::http;
@@ -96,11 +96,11 @@ TEST_CASE("missing legacy keys take the seeds' defaults") {
 }
 
 TEST_CASE("every legacy key maps as SPEC §3's table says") {
-    TempDir dir;
+    TempDir dir("config");
     auto r = load(dir, kFull);
     INFO(dump(r.diagnostics));
     REQUIRE(r.ok());
-    auto want = reins::test::defaults_for("server", dir.path());
+    auto want = reins::test::defaults_for("server", dir.path);
     want.command = CommandSpec{std::vector<std::string>{"./server", "--port", "${PORT}"}};
     want.host = "localhost";
     want.port = PortSpec::prefer_in(8080, 8080, 8090);
@@ -133,7 +133,7 @@ TEST_CASE("every legacy key maps as SPEC §3's table says") {
 }
 
 TEST_CASE("detection: [server] without [service] and without version is legacy") {
-    TempDir dir;
+    TempDir dir("config");
     CHECK(load(dir, "[server]\ncommand = \"x\"\n").config.format == reins::config::Format::legacy);
     CHECK(load(dir, "version = 0\ncommand = \"x\"\n").config.format == reins::config::Format::legacy);
     // With a [service] table it is version 1, and [server] is an unknown key there.
@@ -148,12 +148,12 @@ TEST_CASE("detection: [server] without [service] and without version is legacy")
 TEST_SUITE("migrate") {
 
 TEST_CASE("a migrated legacy file loads to the same effective config") {
-    TempDir dir;
+    TempDir dir("config");
     for (const char* text : kLegacyFiles) {
         CAPTURE(text);
         auto before = load(dir, text);
         REQUIRE(before.ok());
-        auto plan = reins::config::plan_migration(text, dir.at("reins.toml"));
+        auto plan = reins::config::plan_migration(text, dir / "reins.toml");
         REQUIRE(plan.ok);
         REQUIRE(plan.needed);
         auto after = load(dir, plan.text);
@@ -168,7 +168,7 @@ TEST_CASE("a migrated legacy file loads to the same effective config") {
 }
 
 TEST_CASE("migrate_file rewrites in place and keeps the original as .bak") {
-    TempDir dir;
+    TempDir dir("config");
     std::string path = dir.write("reins.toml", kFull);
     ::chmod(path.c_str(), 0640);
     auto out = reins::config::migrate_file(path);
@@ -183,7 +183,7 @@ TEST_CASE("migrate_file rewrites in place and keeps the original as .bak") {
     CHECK((st.st_mode & 0777) == 0640);
     // No temp file is left behind.
     int files = 0;
-    for (auto& e : std::filesystem::directory_iterator(dir.path())) files += e.is_regular_file();
+    for (auto& e : std::filesystem::directory_iterator(dir.path)) files += e.is_regular_file();
     CHECK(files == 2);
     // Migrating again is a no-op.
     auto again = reins::config::migrate_file(path);
@@ -193,27 +193,27 @@ TEST_CASE("migrate_file rewrites in place and keeps the original as .bak") {
 }
 
 TEST_CASE("a version 1 file without version only gains the version line") {
-    TempDir dir;
+    TempDir dir("config");
     std::string text = "# mine\n[service.a]\ncommand = \"a\"\n";
-    auto plan = reins::config::plan_migration(text, dir.at("reins.toml"));
+    auto plan = reins::config::plan_migration(text, dir / "reins.toml");
     REQUIRE(plan.needed);
     CHECK(plan.text == "version = 1\n\n" + text);
 }
 
 TEST_CASE("nothing is written for a file with errors, or a Procfile") {
-    TempDir dir;
+    TempDir dir("config");
     std::string path = dir.write("reins.toml", "[server]\ncommand = 5\n");
     auto out = reins::config::migrate_file(path);
     REQUIRE_FALSE(out);
     CHECK(out.error().context.find("server.command") != std::string::npos);
     CHECK(dir.read("reins.toml") == "[server]\ncommand = 5\n");
     CHECK_FALSE(std::filesystem::exists(path + ".bak"));
-    auto proc = reins::config::plan_migration("web: x\n", dir.at("Procfile"));
+    auto proc = reins::config::plan_migration("web: x\n", dir / "Procfile");
     CHECK_FALSE(proc.ok);
 }
 
 TEST_CASE("crash safety: the original is intact when a write fails") {
-    TempDir dir;
+    TempDir dir("config");
     // Small, so that its .bak fits under the limit below and the new file does not.
     const std::string original = "[server]\ncommand = \"./server\"\n";
     std::string path = dir.write("reins.toml", original);
@@ -243,16 +243,16 @@ TEST_CASE("crash safety: the original is intact when a write fails") {
         CHECK(dir.read("reins.toml.bak") == original);  // step 1 was done, step 2 failed
     }
     CHECK(dir.read("reins.toml") == original);
-    for (auto& e : std::filesystem::directory_iterator(dir.path()))
+    for (auto& e : std::filesystem::directory_iterator(dir.path))
         CHECK(e.path().filename().string().find(".tmp-") == std::string::npos);
 }
 
 TEST_CASE("write_file_atomic replaces a file whole") {
-    TempDir dir;
+    TempDir dir("config");
     std::string path = dir.write("f", "old");
     REQUIRE(reins::config::write_file_atomic(path, "new contents", 0600));
     CHECK(dir.read("f") == "new contents");
-    auto bad = reins::config::write_file_atomic(dir.at("missing/f"), "x");
+    auto bad = reins::config::write_file_atomic(dir / "missing/f", "x");
     REQUIRE_FALSE(bad);
     CHECK(bad.error().context.find("missing/f") != std::string::npos);
 }

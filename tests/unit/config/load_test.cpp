@@ -86,7 +86,7 @@ ready = { notify = true }
 TEST_SUITE("load") {
 
 TEST_CASE("SPEC's example loads to the ServiceSpecs it describes") {
-    TempDir dir;
+    TempDir dir("config");
     dir.write(".env", "SECRET=abc\nRUST_LOG=warn\n");
     dir.write("backend/.keep", "");
     Config cfg = load_ok(dir, kSpecExample);
@@ -99,9 +99,9 @@ TEST_CASE("SPEC's example loads to the ServiceSpecs it describes") {
     CHECK(cfg.services[1].name == "web");
     CHECK(cfg.services[2].name == "db");
 
-    auto api = defaults_for("api", dir.path());
+    auto api = defaults_for("api", dir.path);
     api.command = CommandSpec{std::string("cargo run -- --port $PORT")};
-    api.cwd = dir.at("backend");
+    api.cwd = dir / "backend";
     api.env = {{"RUST_LOG", "info"}, {"SECRET", "abc"}};  // env wins over env_file
     api.port = PortSpec::port_range(8000, 8100);
     api.port_env = "PM_SERVER_PORT";
@@ -113,7 +113,7 @@ TEST_CASE("SPEC's example loads to the ServiceSpecs it describes") {
     api.stop.http = HttpAction{"POST", "/admin/shutdown"};
     check_same(cfg.services[0], api);
 
-    auto web = defaults_for("web", dir.path());
+    auto web = defaults_for("web", dir.path);
     web.command = CommandSpec{std::vector<std::string>{"npx", "vite", "--port", "${PORT}", "--strictPort"}};
     web.port = PortSpec::any();
     web.ready.kind = ProbeKind::log;
@@ -121,7 +121,7 @@ TEST_CASE("SPEC's example loads to the ServiceSpecs it describes") {
     web.depends_on = {Dependency{"api", Dependency::Condition::ready}};
     check_same(cfg.services[1], web);
 
-    auto db = defaults_for("db", dir.path());
+    auto db = defaults_for("db", dir.path);
     db.command = CommandSpec{std::vector<std::string>{"redis-server", "--port", "${PORT}", "--supervised", "systemd"}};
     db.port = PortSpec::prefer_in(6379, 6379, 6479);
     db.ready.kind = ProbeKind::notify;
@@ -129,9 +129,9 @@ TEST_CASE("SPEC's example loads to the ServiceSpecs it describes") {
 }
 
 TEST_CASE("a service with only a command gets every default") {
-    TempDir dir;
+    TempDir dir("config");
     Config cfg = load_ok(dir, "version = 1\n[service.x]\ncommand = \"./x\"\n");
-    auto want = defaults_for("x", dir.path());
+    auto want = defaults_for("x", dir.path);
     want.command = CommandSpec{std::string("./x")};
     check_same(cfg.services.at(0), want);
     CHECK(want.restart.mode == RestartMode::on_failure);
@@ -140,7 +140,7 @@ TEST_CASE("a service with only a command gets every default") {
 }
 
 TEST_CASE("[defaults] merges key by key; tables such as env merge per key") {
-    TempDir dir;
+    TempDir dir("config");
     Config cfg = load_ok(dir, R"(version = 1
 [defaults]
 env = { A = "1", B = "2" }
@@ -179,7 +179,7 @@ stop.timeout = "1s"
 }
 
 TEST_CASE("relative paths resolve against the config file's folder") {
-    TempDir dir;
+    TempDir dir("config");
     dir.write("conf/env/dev.env", "FROM_FILE=1\n");
     dir.write("conf/app/.keep", "");
     auto r = reins::config::load_toml(R"(version = 1
@@ -192,19 +192,19 @@ command = "b"
 cwd = "/"
 env_file = ["env/dev.env"]
 env = { FROM_FILE = "overridden" }
-)", dir.at("conf/reins.toml"));
+)", dir / "conf/reins.toml");
     INFO(reins::test::dump(r.diagnostics));
     REQUIRE(r.ok());
     CHECK(r.diagnostics.empty());
-    CHECK(r.config.dir == dir.at("conf"));
-    CHECK(r.config.services[0].cwd == dir.at("conf/app"));
+    CHECK(r.config.dir == dir / "conf");
+    CHECK(r.config.services[0].cwd == dir / "conf/app");
     CHECK(r.config.services[0].env.at("FROM_FILE") == "1");
     CHECK(r.config.services[1].cwd == "/");
     CHECK(r.config.services[1].env.at("FROM_FILE") == "overridden");
 }
 
 TEST_CASE("value forms: ports, signals, sizes, shorthands, dependencies") {
-    TempDir dir;
+    TempDir dir("config");
     Config cfg = load_ok(dir, R"(version = 1
 [service.a]
 command = ["./a"]
@@ -257,8 +257,8 @@ restart.backoff.multiplier = 3
 }
 
 TEST_CASE("a file without version is read as version 1, with a warning") {
-    TempDir dir;
-    auto r = reins::config::load_toml("[service.a]\ncommand = \"a\"\n", dir.at("reins.toml"));
+    TempDir dir("config");
+    auto r = reins::config::load_toml("[service.a]\ncommand = \"a\"\n", dir / "reins.toml");
     REQUIRE(r.ok());
     REQUIRE(r.diagnostics.size() == 1);
     CHECK(r.diagnostics[0].severity == reins::config::Severity::warning);
@@ -268,7 +268,7 @@ TEST_CASE("a file without version is read as version 1, with a warning") {
 }
 
 TEST_CASE("the effective config printed by check loads back to the same config") {
-    TempDir dir;
+    TempDir dir("config");
     dir.write(".env", "SECRET=\"a b\\n\"\n");
     dir.write("backend/.keep", "");
     for (const char* text : {kSpecExample, "version = 1\n[service.\"a.b\"]\ncommand = [\"x\", \"\\u0001\"]\nready.after = \"1s\"\n",
@@ -283,7 +283,7 @@ TEST_CASE("the effective config printed by check loads back to the same config")
 }
 
 TEST_CASE("JSON output has the same keys and values as the TOML") {
-    TempDir dir;
+    TempDir dir("config");
     Config cfg = load_ok(dir, "version = 1\n[service.a]\ncommand = \"say \\\"hi\\\"\"\nport = 80\n");
     std::string json = reins::config::to_json(reins::config::to_document(cfg, reins::config::EmitMode::effective));
     CHECK(json.find("\"command\": \"say \\\"hi\\\"\"") != std::string::npos);
@@ -293,22 +293,22 @@ TEST_CASE("JSON output has the same keys and values as the TOML") {
 }
 
 TEST_CASE("load_file: missing file, Procfile by name, a directory") {
-    TempDir dir;
-    auto missing = reins::config::load_file(dir.at("nope.toml"));
+    TempDir dir("config");
+    auto missing = reins::config::load_file(dir / "nope.toml");
     REQUIRE_FALSE(missing.ok());
     CHECK(missing.diagnostics[0].message.find("No such file") != std::string::npos);
     dir.write("Procfile.dev", "web: ./web\n");
-    auto proc = reins::config::load_file(dir.at("Procfile.dev"));
+    auto proc = reins::config::load_file(dir / "Procfile.dev");
     REQUIRE(proc.ok());
     CHECK(proc.config.format == reins::config::Format::procfile);
-    auto folder = reins::config::load_file(dir.path());
+    auto folder = reins::config::load_file(dir.path);
     CHECK_FALSE(folder.ok());
-    CHECK(reins::config::find_config(dir.path()).empty());
+    CHECK(reins::config::find_config(dir.path).empty());
     dir.write("Procfile", "web: ./web\n");
-    CHECK(reins::config::find_config(dir.path()) == dir.at("Procfile"));
+    CHECK(reins::config::find_config(dir.path) == dir / "Procfile");
     dir.write("reins.toml", "version = 1\n");
-    CHECK(reins::config::find_config(dir.path()) == dir.at("reins.toml"));
-    auto as_result = reins::config::load_config(dir.at("reins.toml"));
+    CHECK(reins::config::find_config(dir.path) == dir / "reins.toml");
+    auto as_result = reins::config::load_config(dir / "reins.toml");
     REQUIRE_FALSE(as_result);
     CHECK(as_result.error().context.find("no services") != std::string::npos);
 }

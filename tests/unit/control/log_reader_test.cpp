@@ -7,24 +7,13 @@
 #include "harness.hpp"
 #include "reins/control/log_reader.hpp"
 #include "reins/control/log_writer.hpp"
+#include "temp_dir.hpp"
 
 using namespace reins;
 using namespace reins::control;
 using namespace reins::test;
 
 namespace {
-
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char t[] = "/tmp/reins-logread-XXXXXX";
-        path = ::mkdtemp(t);
-    }
-    ~TempDir() {
-        std::string cmd = "rm -rf '" + path + "'";
-        if (std::system(cmd.c_str()) != 0) MESSAGE("could not remove ", path);
-    }
-};
 
 void write_file(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
 
@@ -269,7 +258,7 @@ TEST_SUITE("logread") {
     }
 
     TEST_CASE("tail reads backwards across rotated files, oldest first") {
-        TempDir tmp;
+        TempDir tmp("logread");
         std::string path = tmp.path + "/api.log";
         write_rotated(path);
         auto some = tail_lines(path, 3, 40);
@@ -286,7 +275,7 @@ TEST_SUITE("logread") {
     }
 
     TEST_CASE("n larger than everything returns every stored line, and only `keep` files are read") {
-        TempDir tmp;
+        TempDir tmp("logread");
         std::string path = tmp.path + "/api.log";
         write_rotated(path);
         std::size_t stored = 0;
@@ -302,7 +291,7 @@ TEST_SUITE("logread") {
     }
 
     TEST_CASE("lines without a trailing newline, empty lines, long lines across blocks") {
-        TempDir tmp;
+        TempDir tmp("logread");
         std::string path = tmp.path + "/x.log";
         write_file(path + ".1", "a\nb");  // an old file cut short
         write_file(path, "\nc\n\nd");
@@ -325,7 +314,7 @@ TEST_SUITE("logread") {
     }
 
     TEST_CASE("missing files are an empty result; unreadable ones name the path") {
-        TempDir tmp;
+        TempDir tmp("logread");
         auto none = tail_lines(tmp.path + "/nothing.log", 5, 10);
         REQUIRE(none);
         CHECK(none->empty());
@@ -335,7 +324,7 @@ TEST_SUITE("logread") {
     }
 
     TEST_CASE("tail of a huge file reads only its end") {
-        TempDir tmp;
+        TempDir tmp("logread");
         std::string path = tmp.path + "/big.log";
         int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
         REQUIRE(fd >= 0);
@@ -371,14 +360,14 @@ TEST_SUITE("logread") {
     }
 
     TEST_CASE("a follower sees appended lines, holds a partial line, and starts at the end") {
-        TempDir tmp;
+        TempDir tmp("logread");
         std::string path = tmp.path + "/api.log";
         write_file(path, "old 1\nold 2\npart");
         run_test([&path](std::stop_token stop) { return follow_appends(path, stop); }, 5s);
     }
 
     TEST_CASE("a follower of a file not created yet reads it from its start") {
-        TempDir tmp;
+        TempDir tmp("logread");
         run_test([&tmp](std::stop_token stop) { return follow_created(tmp.path + "/logs/api.log", stop); }, 5s);
     }
 
@@ -392,7 +381,7 @@ TEST_SUITE("logread") {
     }
 
     TEST_CASE("a follower loses and repeats no line across rotations") {
-        TempDir tmp;
+        TempDir tmp("logread");
         std::string path = tmp.path + "/api.log";
         // Rotations with the follower running in between, and bursts of
         // several rotations it only sees afterwards (keep covers them).
@@ -403,13 +392,13 @@ TEST_SUITE("logread") {
     }
 
     TEST_CASE("a follower that fell behind by more than `keep` rotations goes on, in order") {
-        TempDir tmp;
+        TempDir tmp("logread");
         std::string path = tmp.path + "/api.log";
         run_test([&path](std::stop_token stop) { return follow_past_keep(path, stop); }, 5s);
     }
 
     TEST_CASE("a follower with nothing written does not wake") {
-        TempDir tmp;
+        TempDir tmp("logread");
         std::string path = tmp.path + "/api.log";
         write_file(path, "x\n");
         append_file(tmp.path + "/other.log", "");  // a neighbour, not written either
@@ -417,7 +406,7 @@ TEST_SUITE("logread") {
     }
 
     TEST_CASE("a follower returns a flood in bounded batches and lets the loop run between them") {
-        TempDir tmp;
+        TempDir tmp("logread");
         std::string path = tmp.path + "/api.log";
         write_file(path, "");
         run_test([&path](std::stop_token stop) { return follow_flood(path, stop); }, 10s);

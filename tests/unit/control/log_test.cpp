@@ -10,6 +10,7 @@
 #include "reins/async/task_scope.hpp"
 #include "reins/async/timer.hpp"
 #include "reins/control/log_writer.hpp"
+#include "temp_dir.hpp"
 
 using namespace reins;
 using namespace reins::control;
@@ -17,18 +18,6 @@ using namespace reins::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char t[] = "/tmp/reins-log-XXXXXX";
-        path = ::mkdtemp(t);
-    }
-    ~TempDir() {
-        std::string cmd = "rm -rf '" + path + "'";
-        if (std::system(cmd.c_str()) != 0) MESSAGE("could not remove ", path);
-    }
-};
 
 std::string slurp(const std::string& p) {
     std::ifstream f(p);
@@ -105,7 +94,7 @@ Task<void> write_once_writable(std::string dir, std::vector<std::string>* errors
     LogWriter w([dir](const std::string&) { return LogTarget{dir + "/blocker/api.log"}; },
                 [errors](const std::string& e) { errors->push_back(e); });
     OwnedBatch held({{"held", false}});
-    TaskScope scope;
+    TaskScope scope = TaskScope::shielded();
     scope.spawn(make_way_after(dir, 150ms));
     co_await w.write(held.view(false, std::chrono::system_clock::now()));
     w.flush();  // fails: from now on the log is stalled, and a write waits
@@ -122,7 +111,7 @@ Task<void> write_until_stopped(std::string dir, int* errors) {
                 [errors](const std::string&) { ++*errors; });
     OwnedBatch held({{"held", false}});
     std::stop_source stop;
-    TaskScope scope;
+    TaskScope scope = TaskScope::shielded();
     scope.spawn(stop_after(&stop, 200ms));
     auto batch = held.view(false, std::chrono::system_clock::now());
     batch.stop = stop.get_token();
@@ -137,7 +126,7 @@ Task<void> write_until_stopped(std::string dir, int* errors) {
 
 TEST_SUITE("log") {
     TEST_CASE("lines are written with a UTC timestamp and their stream") {
-        TempDir tmp;
+        TempDir tmp("log");
         run_test([&tmp](std::stop_token) -> Task<void> {
             LogWriter w([&tmp](const std::string& s) { return LogTarget{tmp.path + "/logs/" + s + ".log"}; });
             co_await w.write(line("hello"));
@@ -157,7 +146,7 @@ TEST_SUITE("log") {
     }
 
     TEST_CASE("rotation keeps exactly `keep` old files, none past max_size") {
-        TempDir tmp;
+        TempDir tmp("log");
         run_test([&tmp](std::stop_token) -> Task<void> {
             LogWriter w([&tmp](const std::string& s) { return LogTarget{tmp.path + "/" + s + ".log", 1000, 3}; });
             for (int i = 0; i < 200; ++i) {
@@ -173,7 +162,7 @@ TEST_SUITE("log") {
     }
 
     TEST_CASE("a line longer than max_size goes whole into a fresh file") {
-        TempDir tmp;
+        TempDir tmp("log");
         run_test([&tmp](std::stop_token) -> Task<void> {
             LogWriter w([&tmp](const std::string& s) { return LogTarget{tmp.path + "/" + s + ".log", 100, 2}; });
             co_await w.write(line("short"));
@@ -187,7 +176,7 @@ TEST_SUITE("log") {
     }
 
     TEST_CASE("an unwritable log holds the batch and retries until it can be written, reported once") {
-        TempDir tmp;
+        TempDir tmp("log");
         std::ofstream(tmp.path + "/blocker") << "a file where a folder should be";
         std::vector<std::string> errors;
         run_test([&tmp, &errors](std::stop_token) { return write_once_writable(tmp.path, &errors); });
@@ -200,7 +189,7 @@ TEST_SUITE("log") {
     }
 
     TEST_CASE("a stalled write ends when its run is stopped; the lines stay pending, none thrown") {
-        TempDir tmp;
+        TempDir tmp("log");
         std::ofstream(tmp.path + "/blocker") << "a file where a folder should be";
         int errors = 0;
         run_test([&tmp, &errors](std::stop_token) { return write_until_stopped(tmp.path, &errors); });
@@ -210,7 +199,7 @@ TEST_SUITE("log") {
     TEST_CASE("a batch: one timestamp for all its lines, stream tags, pieces as out+/err+") {
         CHECK(LogWriter::timestamp(known_time()) == "2026-11-22T10:15:03.123Z");
         CHECK(LogWriter::timestamp(known_time() + 877ms) == "2026-11-22T10:15:04.000Z");
-        TempDir tmp;
+        TempDir tmp("log");
         run_test([&tmp](std::stop_token) -> Task<void> {
             LogWriter w([&tmp](const std::string& s) { return LogTarget{tmp.path + "/" + s + ".log"}; });
             OwnedBatch out({{"first", false}, {"", false}, {"long-a", false}, {"long-b", true}, {"last", false}});
@@ -227,7 +216,7 @@ TEST_SUITE("log") {
     }
 
     TEST_CASE("rotation is decided line by line inside a batch") {
-        TempDir tmp;
+        TempDir tmp("log");
         run_test([&tmp](std::stop_token) -> Task<void> {
             LogWriter w([&tmp](const std::string& s) { return LogTarget{tmp.path + "/" + s + ".log", 1000, 3}; });
             std::vector<std::pair<std::string, bool>> lines;
@@ -246,7 +235,7 @@ TEST_SUITE("log") {
     }
 
     TEST_CASE("a batch of 64 Ki empty lines is written whole, in bounded pieces") {
-        TempDir tmp;
+        TempDir tmp("log");
         run_test([&tmp](std::stop_token) -> Task<void> {
             LogWriter w([&tmp](const std::string& s) { return LogTarget{tmp.path + "/" + s + ".log"}; });
             std::vector<std::pair<std::string, bool>> lines(65536, {"", false});
@@ -262,7 +251,7 @@ TEST_SUITE("log") {
     TEST_CASE("a lone line is in the file before the loop waits for I/O") {
         // A quiet service's last line must not wait in the buffer until
         // something else wakes the loop: `reins logs` reads the file.
-        TempDir tmp;
+        TempDir tmp("log");
         const std::string path = tmp.path + "/api.log";
         long seen = -2;
         run_test([&tmp, &path, &seen](std::stop_token) -> Task<void> {

@@ -22,27 +22,17 @@
 
 #include "reins/control/state_file.hpp"
 #include "reins/control/supervisor_lock.hpp"
+#include "fixture.hpp"
 #include "reins/control/survivors.hpp"
+#include "temp_dir.hpp"
 
 using namespace reins;
 using namespace reins::control;
+using reins::test::TempDir;
 using namespace std::chrono_literals;
 using supervisor::ProcessRef;
 
 namespace {
-
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char t[] = "/tmp/reins-state-XXXXXX";
-        REQUIRE(::mkdtemp(t) != nullptr);
-        path = t;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-};
 
 std::string slurp(const std::string& p) {
     std::ifstream f(p);
@@ -110,9 +100,7 @@ std::string unique_instance() {
 // Starts the fixture (--no-listen) in a session of its own, like the
 // supervisor starts a service, with REINS_INSTANCE=`instance` and its stdout on a pipe.
 void spawn_fixture(Child& c, const std::string& instance, std::vector<std::string> flags) {
-    const char* fixture = std::getenv("REINS_FIXTURE");
-    REQUIRE_MESSAGE(fixture != nullptr, "REINS_FIXTURE must name the fixture server binary");
-    std::vector<std::string> args{fixture, "--no-listen"};
+    std::vector<std::string> args{reins::test::fixture_path(), "--no-listen"};
     for (auto& f : flags) args.push_back(std::move(f));
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -181,7 +169,7 @@ bool has_pid(const std::vector<Survivor>& v, pid_t pid) {
 
 TEST_SUITE("state") {
     TEST_CASE("the lock creates the state dir 0700 and writes who holds it") {
-        TempDir tmp;
+        TempDir tmp("state");
         StatePaths paths{tmp.path + "/a/b/.reins"};
         auto lock = SupervisorLock::acquire(paths, "9.8.7");
         REQUIRE_MESSAGE(lock.has_value(), lock.error().message());
@@ -223,7 +211,7 @@ TEST_SUITE("state") {
     }
 
     TEST_CASE("looser modes of an existing dir and lock file are tightened") {
-        TempDir tmp;
+        TempDir tmp("state");
         StatePaths paths{tmp.path + "/.reins"};
         REQUIRE(::mkdir(paths.dir.c_str(), 0755) == 0);
         REQUIRE(::chmod(paths.dir.c_str(), 0755) == 0);
@@ -242,7 +230,7 @@ TEST_SUITE("state") {
     }
 
     TEST_CASE("another process cannot take the lock, and takes it over once the holder was killed") {
-        TempDir tmp;
+        TempDir tmp("state");
         StatePaths paths{tmp.path + "/.reins"};
         {
             auto lock = SupervisorLock::acquire(paths, "1");
@@ -298,7 +286,7 @@ TEST_SUITE("state") {
     }
 
     TEST_CASE("relock: the state dir removed under the holder is created and locked again") {
-        TempDir tmp;
+        TempDir tmp("state");
         StatePaths paths{tmp.path + "/.reins"};
         auto lock = SupervisorLock::acquire(paths, "1");
         REQUIRE(lock.has_value());
@@ -343,7 +331,7 @@ TEST_SUITE("state") {
     }
 
     TEST_CASE("write_file_atomic replaces the file whole, leaves no temp file, sets the mode") {
-        TempDir tmp;
+        TempDir tmp("state");
         const std::string p = tmp.path + "/f.json";
         mode_t old = ::umask(077);
         REQUIRE(write_file_atomic(p, "one").has_value());
@@ -362,7 +350,7 @@ TEST_SUITE("state") {
     }
 
     TEST_CASE("pid files") {
-        TempDir tmp;
+        TempDir tmp("state");
         StatePaths paths{tmp.path};
         REQUIRE(write_pid_file(paths, "web", 4242).has_value());
         CHECK(slurp(paths.pid_file("web")) == "4242\n");
@@ -373,7 +361,7 @@ TEST_SUITE("state") {
     }
 
     TEST_CASE("the lock carries the holder's own data, read back by whoever finds it busy") {
-        TempDir tmp;
+        TempDir tmp("state");
         StatePaths paths{tmp.path + "/.reins"};
         {
             auto plain = SupervisorLock::acquire(paths, "1.0");
@@ -405,7 +393,7 @@ TEST_SUITE("state") {
     }
 
     TEST_CASE("state.json round trip, missing file, garbage, wrong types") {
-        TempDir tmp;
+        TempDir tmp("state");
         StatePaths paths{tmp.path};
         auto missing = read_state(paths);
         REQUIRE_FALSE(missing.has_value());

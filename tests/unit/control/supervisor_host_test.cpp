@@ -21,25 +21,14 @@
 #include "reins/control/state_file.hpp"
 #include "reins/control/supervisor_host.hpp"
 #include "reins/supervisor/process_tree.hpp"
+#include "temp_dir.hpp"
 
 using namespace reins;
 using namespace reins::control;
+using reins::test::TempDir;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char t[] = "/tmp/reins-host-XXXXXX";
-        REQUIRE(::mkdtemp(t) != nullptr);
-        path = t;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-};
 
 std::string slurp(const std::string& p) {
     std::ifstream f(p);
@@ -128,7 +117,7 @@ struct Seen {
 };
 
 Task<void> drive(SupervisorHost* host, Seen* seen) {
-    TaskScope scope;
+    TaskScope scope = TaskScope::shielded();
     std::stop_source stop;
     scope.spawn(host->run(stop.get_token()));
     auto r = co_await host->supervisor().start();
@@ -152,7 +141,7 @@ Task<void> drive(SupervisorHost* host, Seen* seen) {
 TEST_SUITE("host") {
 
 TEST_CASE("without signals and control socket: lock, state.json, pid files; SIGINT stays the host's") {
-    TempDir tmp;
+    TempDir tmp("host");
     const std::string dir = tmp.path + "/.reins";
     OwnSigint own;
     Seen seen;
@@ -201,7 +190,7 @@ TEST_CASE("without signals and control socket: lock, state.json, pid files; SIGI
 TEST_CASE("open stops the survivors of a killed previous supervisor, unless told not to") {
     for (bool sweep : {true, false}) {
         CAPTURE(sweep);
-        TempDir tmp;
+        TempDir tmp("host");
         const std::string dir = tmp.path + "/.reins";
         StatePaths paths{dir};
         std::filesystem::create_directories(dir);

@@ -29,7 +29,7 @@ bool has(const Error& e, std::string_view text) { return e.message().find(text) 
 Task<Result<ClientResponse>> scripted(Script script, std::string method, std::string path, RequestOptions o) {
     auto l = TcpListener::listen(loopback());
     REQUIRE(l.has_value());
-    TaskScope scope;
+    TaskScope scope = TaskScope::shielded();
     scope.spawn(respond(&*l, std::move(script), scope.token()));
     auto r = co_await request(Target::tcp(l->local()), std::move(method), std::move(path), std::move(o));
     scope.request_stop();  // a responder still holding on lets go
@@ -317,7 +317,7 @@ TEST_SUITE("client") {
                 std::string seen;
                 Script s{{"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n{}\r\n"}};
                 s.request = &seen;
-                TaskScope scope;
+                TaskScope scope = TaskScope::shielded();
                 scope.spawn(respond(&*l, s, scope.token()));
                 auto r = co_await request(Target::unix_socket(path), "GET", "/v1/status");
                 co_await scope.join();
@@ -340,7 +340,7 @@ TEST_SUITE("client") {
             bool f_up = co_await start_fixture(&f, std::move(f_args));
             REQUIRE(f_up);
             std::stop_source src;
-            TaskScope scope;
+            TaskScope scope = TaskScope::shielded();
             Result<ClientResponse> got = fail(Errc::config);
             auto prober = [](Target t, std::stop_token s, Result<ClientResponse>* out) -> Task<void> {
                 *out = co_await request(std::move(t), "GET", "/ready", with_timeout_ms(10000), std::move(s));

@@ -15,26 +15,12 @@
 #include "harness.hpp"
 #include "reins/async/unix_socket.hpp"
 #include "reins/http/server.hpp"
+#include "temp_dir.hpp"
 
 namespace reins::test {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-/// A private directory under /tmp, removed with everything in it.
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/reins-http-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-    std::string operator/(const std::string& name) const { return path + "/" + name; }
-};
 
 /// What the handlers saw.
 struct Stats {
@@ -65,7 +51,7 @@ inline UnixListener listen_at(const std::string& path) {
 
 /// A server on a fresh socket; `stop` stops it (the client may use it).
 struct TestServer {
-    TempDir dir;
+    TempDir dir{"http"};
     Stats stats;
     http::Server server;
     std::stop_source stop;

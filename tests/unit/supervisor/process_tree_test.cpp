@@ -12,7 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "fixture.hpp"
 #include "harness.hpp"
+#include "pid_guard.hpp"
 #include "reins/async/process.hpp"
 #include "reins/async/timer.hpp"
 #include "reins/supervisor/notify_sender.hpp"
@@ -26,30 +28,6 @@ using namespace reins::test;
 using namespace reins::supervisor;
 
 namespace {
-
-// Kills the grandchildren a test learned about, by pid, whatever happens to
-// the test (the fixture's own Process kills its group when destroyed). If a
-// subreaper made one our child, it is reaped here too.
-struct PidGuard {
-    std::vector<pid_t> pids;
-    PidGuard() = default;
-    PidGuard(const PidGuard&) = delete;
-    PidGuard& operator=(const PidGuard&) = delete;
-    ~PidGuard() {
-        for (pid_t pid : pids) {
-            if (pid <= 1) continue;
-            ::kill(pid, SIGKILL);
-            auto st = read_proc_stat(pid);
-            if (st && st->ppid == ::getpid()) ::waitpid(pid, nullptr, 0);
-        }
-    }
-};
-
-std::string fixture_path() {
-    const char* f = std::getenv("REINS_FIXTURE");
-    REQUIRE_MESSAGE(f != nullptr, "REINS_FIXTURE must name the fixture server binary");
-    return f;
-}
 
 // An instance id no other process on the machine carries.
 std::string unique_instance() {

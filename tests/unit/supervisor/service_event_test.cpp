@@ -118,10 +118,10 @@ TEST_CASE("a manual restart starts afresh: attempt 0 and no failures counted") {
 
 TEST_CASE("an unhealthy event carries the failed probe, a STATUS= event its text") {
     SUBCASE("unhealthy") {
-        TempDir tmp;
+        TempDir tmp("engine");
         Supervisor sup;
         EventLog log(sup);
-        REQUIRE(sup.add(sick_with_checkpoint(tmp.file("checkpoint"))));
+        REQUIRE(sup.add(sick_with_checkpoint(tmp / "checkpoint")));
         run_engine(sup, [](Supervisor& sv, std::stop_token) -> Task<void> {
             std::vector<std::string> which{"sick"};
             auto r = co_await sv.start(which);
@@ -184,9 +184,9 @@ Task<void> first_liveness_restart(Supervisor* sv, std::string marker, bool* touc
 TEST_CASE("a liveness failure goes straight to the signal, unless hooks_when_unhealthy") {
     for (bool hooks : {false, true}) {
         CAPTURE(hooks);
-        TempDir tmp;
+        TempDir tmp("engine");
         Supervisor sup;
-        const std::string marker = tmp.file("checkpoint");
+        const std::string marker = tmp / "checkpoint";
         auto s = sick_with_checkpoint(marker);
         s.stop.hooks_when_unhealthy = hooks;
         REQUIRE(sup.add(s));

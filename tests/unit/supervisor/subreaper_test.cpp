@@ -11,7 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "fixture.hpp"
 #include "harness.hpp"
+#include "pid_guard.hpp"
 #include "reins/async/pid_watch.hpp"
 #include "reins/async/process.hpp"
 #include "reins/async/timer.hpp"
@@ -23,30 +25,6 @@ using namespace reins::test;
 using namespace reins::supervisor;
 
 namespace {
-
-// Kills (by pid) every orphan a test created and reaps those that became
-// our children, whatever happens to the test. Never holds a pid that libuv
-// owns (those are killed by their Process and reaped by libuv).
-struct PidGuard {
-    std::vector<pid_t> pids;
-    PidGuard() = default;
-    PidGuard(const PidGuard&) = delete;
-    PidGuard& operator=(const PidGuard&) = delete;
-    ~PidGuard() {
-        for (pid_t pid : pids) {
-            if (pid <= 1) continue;
-            ::kill(pid, SIGKILL);
-            auto st = read_proc_stat(pid);
-            if (st && st->ppid == ::getpid()) ::waitpid(pid, nullptr, 0);
-        }
-    }
-};
-
-std::string fixture_path() {
-    const char* f = std::getenv("REINS_FIXTURE");
-    REQUIRE_MESSAGE(f != nullptr, "REINS_FIXTURE must name the fixture server binary");
-    return f;
-}
 
 // The pid P of the fixture's "fixture: grandchild pid P listening on ..." line.
 Task<pid_t> read_grandchild_pid(Stream* out) {
