@@ -1,4 +1,4 @@
-// libFuzzer target: the config loader (SPEC §8). Arbitrary bytes as a
+// libFuzzer target: the config loader (docs/reliability.md, Fuzzing). Arbitrary bytes as a
 // reins.toml, a Procfile and a .env never crash or hang the loader, and a
 // config that loads prints (reins check) as a config that loads to the same
 // effective configuration; a legacy file's migration is checked the same way

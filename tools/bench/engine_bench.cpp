@@ -1,5 +1,5 @@
 // reins-bench-engine: what the supervisor engine (reins::supervisor) costs,
-// as Markdown tables (SPEC §7 figures; method under each table).
+// as Markdown tables (docs/benchmarks.md; method under each table).
 //
 //   1. child exit → event observed      the child stamps CLOCK_MONOTONIC just
 //                                       before _exit; the EventBus listener

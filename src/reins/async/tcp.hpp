@@ -1,7 +1,7 @@
 // TCP: numeric endpoints, connect (with or without a deadline) and listen.
 //
 // No name resolution here: uv_getaddrinfo runs on the threadpool and cannot
-// be cancelled once a worker has picked it up (GUIDE §8.11), so a probe that
+// be cancelled once a worker has picked it up (docs/design.md, How cancellation flows), so a probe that
 // resolved names could outlive its deadline. Names are resolved at config
 // load; the runtime takes numeric addresses (and "localhost").
 #pragma once

@@ -2,7 +2,7 @@
 //
 // Paths longer than sun_path (108 bytes) still work: the socket is bound or
 // connected through /proc/self/fd/<dirfd>/<name> of an O_PATH descriptor of
-// its folder, so a deep state directory is no obstacle (SPEC §5.9).
+// its folder, so a deep state directory is no obstacle (docs/cli.md, Control API).
 //
 // libuv's uv_pipe_bind/uv_pipe_connect take a path that must fit in
 // sun_path (uv_pipe_bind2 is 1.46, newer than our floor), so the socket is

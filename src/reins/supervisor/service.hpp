@@ -1,4 +1,4 @@
-// Service: the actor that owns one service's state machine (SPEC §4).
+// Service: the actor that owns one service's state machine (docs/engine.md, States and their edges).
 //
 // run() is the only task that changes the state. Callers (the Supervisor,
 // the control API, an embedding host) send it Commands; the instance's
@@ -87,7 +87,7 @@ public:
     const ServiceStatus& status() const noexcept { return status_; }
 
     /// The actor: runs until `stop` is requested; a running process is then
-    /// stopped (SPEC §5.5) before it returns.
+    /// stopped (the whole stop pipeline, docs/config.md `stop`) before it returns.
     Task<void> run(std::stop_token stop);
 
     /// Starts the service (a no-op if it runs) and completes once it is

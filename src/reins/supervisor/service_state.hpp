@@ -1,4 +1,4 @@
-// The states of a service (SPEC §4), its health, its transitions as events,
+// The states of a service (docs/engine.md, States and their edges), its health, its transitions as events,
 // and the status snapshot that `status` and the control API show.
 #pragma once
 
@@ -11,14 +11,14 @@
 
 namespace reins::supervisor {
 
-/// SPEC §4: stopped → starting → running → stopping → stopped; restarting
+/// stopped → starting → running → stopping → stopped; restarting
 /// between a failure and the next start; failed when the circuit opens.
 enum class ServiceState { stopped, starting, running, stopping, restarting, failed };
 
 /// Liveness, separate from the state (unknown until a health probe ran).
 enum class Health { unknown, healthy, unhealthy };
 
-/// Which stop step ended a stop (SPEC §5.5 step 5 records it).
+/// Which stop step ended a stop (docs/config.md, `stop`; status shows it).
 enum class StopStep { none, exited_by_itself, http, signal, kill };
 
 std::string_view to_string(ServiceState s) noexcept;

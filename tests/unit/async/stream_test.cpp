@@ -256,7 +256,7 @@ TEST_SUITE("stream") {
     }
 
     TEST_CASE("a write to a stream whose peer has gone is an error value, not SIGPIPE") {
-        IgnoreSigpipe guard;  // the executable's job (GUIDE §8.9); here the test's
+        IgnoreSigpipe guard;  // the executable's job (docs/runtime.md); here the test's
         run_test([](std::stop_token) -> Task<void> {
             auto [a, b] = stream_pair();
             b.close();

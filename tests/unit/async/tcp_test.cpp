@@ -379,7 +379,7 @@ TEST_SUITE("tcp") {
     }
 
     TEST_CASE("a write to a reset connection is an error value, not SIGPIPE") {
-        IgnoreSigpipe guard;  // the executable's job (GUIDE §8.9); here the test's
+        IgnoreSigpipe guard;  // the executable's job (docs/runtime.md); here the test's
         run_test([](std::stop_token) -> Task<void> {
             auto l = TcpListener::listen(loopback());
             REQUIRE(l.has_value());

@@ -1,6 +1,6 @@
 // Loading a reins.toml of N services (default 1000): read, parse (toml++),
 // validate and build every ServiceSpec — what `reins check`/`run` pay
-// before anything starts. SPEC target for 1000 services: < 50 ms.
+// before anything starts. Target (docs/benchmarks.md) for 1000 services: < 50 ms.
 //
 //   reins-bench-config [N] [RUNS]     (KEEP=1: keep the generated file, print its path)
 #include <stdlib.h>

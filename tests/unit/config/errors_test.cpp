@@ -1,5 +1,5 @@
 // Bad configs, one table row each: the exact key path, line and column of
-// the error, and a fragment of what it says (SPEC §3: the errors are the
+// the error, and a fragment of what it says (docs/config.md, Errors: the errors are the
 // product).
 #include "config_harness.hpp"
 

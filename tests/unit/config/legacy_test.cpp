@@ -1,4 +1,4 @@
-// The legacy single-server format (SPEC §3's table) and its migration.
+// The legacy single-server format (docs/config.md's table) and its migration.
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -95,7 +95,7 @@ TEST_CASE("missing legacy keys take the seeds' defaults") {
     CHECK(r.diagnostics[0].message.find("legacy single-server format") != std::string::npos);
 }
 
-TEST_CASE("every legacy key maps as SPEC §3's table says") {
+TEST_CASE("every legacy key maps as docs/config.md's table says") {
     TempDir dir("config");
     auto r = load(dir, kFull);
     INFO(dump(r.diagnostics));

@@ -1,5 +1,5 @@
 // Good configs load to exactly the ServiceSpecs they describe, with every
-// default of SPEC §3 applied.
+// default of docs/config.md applied.
 #include <csignal>
 
 #include "config_harness.hpp"
@@ -20,7 +20,7 @@ using reins::test::defaults_for;
 using reins::test::load_ok;
 using reins::test::TempDir;
 
-// SPEC §3's example, whole.
+// docs/config.md's complete example, whole.
 const char* kSpecExample = R"(version = 1
 
 [supervisor]                     # optional
@@ -85,7 +85,7 @@ ready = { notify = true }
 
 TEST_SUITE("load") {
 
-TEST_CASE("SPEC's example loads to the ServiceSpecs it describes") {
+TEST_CASE("the documented example loads to the ServiceSpecs it describes") {
     TempDir dir("config");
     dir.write(".env", "SECRET=abc\nRUST_LOG=warn\n");
     dir.write("backend/.keep", "");

@@ -1,4 +1,4 @@
-// The per-service flags of `reins run` / `reins start` (SPEC §2).
+// The per-service flags of `reins run` / `reins start` (docs/cli.md, Options).
 #include <doctest/doctest.h>
 
 #include <unistd.h>
@@ -14,7 +14,7 @@ using namespace reins::config;
 using supervisor::ProbeKind;
 
 TEST_SUITE("flags") {
-    TEST_CASE("a single command gets its name from argv[0] and the SPEC defaults") {
+    TEST_CASE("a single command gets its name from argv[0] and the documented defaults") {
         auto spec = spec_from_command({"/usr/bin/python3", "-m", "http.server"}, {}, "/srv");
         REQUIRE(spec);
         CHECK(spec->name == "python3");

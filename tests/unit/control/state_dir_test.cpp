@@ -1,5 +1,5 @@
 // The state directory: reins.lock, state.json, pid files, and the survivors
-// of a killed supervisor (SPEC §5.7). Real files, real processes.
+// of a killed supervisor (docs/cli.md, The state directory). Real files, real processes.
 #include <doctest/doctest.h>
 
 #include <dirent.h>

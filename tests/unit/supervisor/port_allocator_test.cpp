@@ -237,7 +237,7 @@ TEST_SUITE("port_allocator") {
             auto st = co_await p->wait(stop);
             CHECK(st.has_value());
             guard.pgid = 0;  // reaped: the group is gone
-            // The port is free again once its holder is gone (SPEC §5.4).
+            // The port is free again once its holder is gone (docs/config.md, `port`).
             CHECK(port_is_free("127.0.0.1", *port));
             CHECK_FALSE(find_port_holder(*port).has_value());
         });
