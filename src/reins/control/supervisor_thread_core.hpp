@@ -57,6 +57,9 @@ struct SupervisorThread::Core {
     void begin_shutdown();
     /// On reins' thread: hands `e` to the host's callback and queue.
     void deliver(const HostEvent& e);
+    /// Queues `e` for take_events(), dropping the oldest beyond queue_capacity
+    /// (notes about a misbehaving callback too: they never grow without bound).
+    void queue(const HostEvent& e);
     /// On reins' thread: runs a call's completion, containing what it throws.
     void complete(HostCall& call, Outcome outcome);
     /// Reins' thread: everything from opening to the last service stopped.

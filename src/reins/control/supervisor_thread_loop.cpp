@@ -39,10 +39,7 @@ void complain(SupervisorThread::Core& core, const std::string& line) {
     HostEvent e;
     e.kind = HostEvent::Kind::note;
     e.text = line;
-    std::lock_guard lock(core.events_mu);
-    core.events.push_back(std::move(e));
-    uint64_t one = 1;
-    (void)!::write(core.event_fd, &one, sizeof one);
+    core.queue(e);
 }
 
 // Times a host callback: one that holds reins' thread for long pauses supervision.
@@ -373,7 +370,10 @@ void SupervisorThread::Core::deliver(const HostEvent& e) {
             complain(*this, "the host's event callback threw; supervision goes on");
         }
     }
-    if (!options.queue_events) return;
+    if (options.queue_events) queue(e);
+}
+
+void SupervisorThread::Core::queue(const HostEvent& e) {
     std::lock_guard lock(events_mu);
     if (events.size() >= std::max<std::size_t>(options.queue_capacity, 1)) {
         events.pop_front();
