@@ -17,6 +17,7 @@ std::optional<Hosting> hosting(const Args& args, const Place& place, Output& out
     Hosting h;
     h.options.paths = control::StatePaths{place.state_dir};
     h.options.version = REINS_VERSION;
+    h.options.trim_when_quiet = true;  // this process owns its address space
     h.options.base_dir = fs::current_path(ec).string();
     auto flags = service_flags(args);
     *code = exit_failure;

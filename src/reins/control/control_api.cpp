@@ -258,7 +258,10 @@ http::Router ControlApi::router() {
     http::Router r;
     ControlApi* self = this;
     // Every request counts as activity (see idle_for).
-    auto seen = [self] { self->last_request_ = std::chrono::steady_clock::now(); };
+    auto seen = [self] {
+        self->last_request_ = std::chrono::steady_clock::now();
+        if (self->hooks_.on_request) self->hooks_.on_request();
+    };
     r.add("GET", "/v1/status", [self, seen](http::Request, std::stop_token) {
         seen();
         return get_status(self);

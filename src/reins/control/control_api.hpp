@@ -56,6 +56,8 @@ struct ControlHooks {
     std::function<std::string(const std::string&)> log_stalled;
     /// True once the host is shutting down: adds and starts answer 503.
     std::function<bool()> closing;
+    /// Every request, as it arrives (the host counts it as activity).
+    std::function<void()> on_request;
 };
 
 class ControlApi {

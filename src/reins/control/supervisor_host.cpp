@@ -5,6 +5,7 @@
 #include <csignal>
 #include <filesystem>
 
+#include "reins/async/resident_trim.hpp"
 #include "reins/async/signal_set.hpp"
 #include "reins/async/task_scope.hpp"
 #include "reins/async/timer.hpp"
@@ -74,6 +75,7 @@ SupervisorHost::SupervisorHost(HostOptions options) : options_(std::move(options
         if (options_.exit_when_idle_after_failure) (void)idle_check_.try_send(true);
     };
     hooks.closing = [this] { return shutting_down_; };
+    hooks.on_request = [this] { (void)activity_.try_send(true); };
     api_ = std::make_unique<ControlApi>(*sup_, std::move(info), std::move(hooks));
     sup_->events().add_listener([this](const supervisor::ServiceEvent& e) { on_transition(e); });
 }
@@ -163,6 +165,22 @@ Task<void> SupervisorHost::exit_when_idle(SupervisorHost* self, std::stop_token 
     }
 }
 
+Task<void> SupervisorHost::trim_when_quiet(SupervisorHost* self, std::stop_token stop) {
+    // One timer while something happens, none while idle: the trim runs once
+    // per quiet spell, after its first two seconds.
+    constexpr auto quiet = std::chrono::milliseconds(2000);
+    for (;;) {
+        auto woke = co_await self->activity_.recv(stop);
+        if (!woke) co_return;
+        for (;;) {
+            auto slept = co_await sleep(quiet, stop);
+            if (!slept) co_return;
+            if (!self->activity_.try_recv()) break;  // something happened meanwhile: wait again
+        }
+        trim_resident_memory();
+    }
+}
+
 Task<http::Response> SupervisorHost::ready_answer(supervisor::Supervisor* sup) {
     std::string waiting;
     for (const auto& s : sup->status())
@@ -219,6 +237,7 @@ void SupervisorHost::on_transition(const supervisor::ServiceEvent& e) {
 }
 
 void SupervisorHost::record_transition(const supervisor::ServiceEvent& e) {
+    (void)activity_.try_send(true);
     logs_->event(e);
     std::string line = e.service + ": " + std::string(to_string(e.from)) + " -> " + std::string(to_string(e.to));
     if (!e.reason.empty()) line += " (" + e.reason + ")";
@@ -342,6 +361,10 @@ Task<void> SupervisorHost::run(std::stop_token stop) {
         if (probes_) scope.spawn(serve(probes_.get(), serve_stop.get_token()));
         if (options_.signals) scope.spawn(watch_signals(this, serve_stop.get_token()));
         scope.spawn(exit_when_idle(this, serve_stop.get_token()));
+        if (options_.trim_when_quiet) {
+            (void)activity_.try_send(true);  // the start-up itself
+            scope.spawn(trim_when_quiet(this, serve_stop.get_token()));
+        }
         scope.spawn(watch_state_dir(this, serve_stop.get_token()));
         auto why = co_await shutdown_.recv(stop);
         if (!why) request_shutdown(Ending::stop_token);

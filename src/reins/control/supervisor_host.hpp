@@ -70,6 +70,11 @@ struct HostOptions {
     /// At open, stop the processes a killed previous supervisor of the state
     /// directory left running (control/survivors.hpp), before anything starts.
     bool sweep_survivors = true;
+    /// Two seconds after the last transition or request, give back the pages
+    /// the process no longer touches (trim_resident_memory(): start-up code,
+    /// freed heap). For a process that owns its address space: the reins
+    /// executable sets it, a library host should not.
+    bool trim_when_quiet = false;
 };
 
 class SupervisorHost {
@@ -133,6 +138,8 @@ private:
     bool has_work() const;
     /// Shuts down after a failed start once nothing is left to do (see idle_check_).
     static Task<void> exit_when_idle(SupervisorHost* self, std::stop_token stop);
+    /// trim_when_quiet: waits for activity, then for two quiet seconds, then trims.
+    static Task<void> trim_when_quiet(SupervisorHost* self, std::stop_token stop);
     // The state directory removed under us (supervisor_host_state_dir.cpp).
     static Task<void> watch_state_dir(SupervisorHost* self, std::stop_token stop);
     /// Is the folder at the state dir's path no longer the one we opened?
@@ -153,6 +160,7 @@ private:
     std::unique_ptr<LogFile> reins_log_;
     Channel<Ending> shutdown_{1};
     Channel<bool> idle_check_{1};  ///< a start failed: exit_when_idle looks
+    Channel<bool> activity_{1};    ///< a transition or a request: trim_when_quiet waits
     std::stop_source shutdown_source_;
     Ending ending_ = Ending::stop_token;
     bool shutting_down_ = false;

@@ -8,22 +8,27 @@
 #include "reins/supervisor/instance.hpp"
 
 namespace reins::supervisor {
+
+Millis readiness_probe_wait(Millis since_first, Millis first, Millis most) noexcept {
+    return std::clamp(since_first / 16, first, std::max(most, first));
+}
+
 namespace {
 
 std::string ms(Millis d) { return human_duration(d); }
 
-// Probes until one succeeds; the interval starts small (a fast service is
-// seen ready within milliseconds) and doubles up to the maximum.
+// Probes until one succeeds, waiting readiness_probe_wait() between probes.
 Task<Result<std::string>> probe_until_ready(ProbeTarget t, ReadySpec r, std::stop_token stop) {
     Timer timer;
-    Millis interval = std::max(r.interval, Millis(1));
+    const auto began = std::chrono::steady_clock::now();
+    const Millis first = std::max(r.interval, Millis(1));
     for (;;) {
         auto ok = co_await probe_once(t, r.probe_timeout, stop);
         if (ok) co_return describe(t);
         if (stop.stop_requested()) co_return fail(Errc::cancelled);
-        auto slept = co_await timer.wait(interval, stop);
+        auto since = std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - began);
+        auto slept = co_await timer.wait(readiness_probe_wait(since, first, r.max_interval), stop);
         if (!slept) co_return fail(Errc::cancelled);
-        interval = std::min(interval * 2, std::max(r.max_interval, r.interval));
     }
 }
 

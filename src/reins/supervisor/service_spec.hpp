@@ -41,8 +41,8 @@ struct ReadySpec {
     ProbeKind kind = ProbeKind::none;
     std::string target;             ///< http path/URL, exec command or log regex
     Millis timeout{30000};          ///< startup deadline
-    Millis interval{10};            ///< first probe interval; doubles up to max_interval
-    Millis max_interval{1000};
+    Millis interval{1};             ///< the shortest wait between probes (the first retry)
+    Millis max_interval{1000};      ///< the longest: waits grow with the time since the first probe
     Millis probe_timeout{1000};     ///< one probe's own deadline
     Millis after{0};                ///< kind none: must stay up this long first
 };

@@ -1,0 +1,113 @@
+#include "reins/async/resident_trim.hpp"
+
+#include <fcntl.h>
+#include <malloc.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace reins {
+namespace {
+
+// One mapping of /proc/self/smaps, as far as the decision needs it.
+struct Mapping {
+    std::uintptr_t start = 0, end = 0;
+    bool candidate = false;  // readable, not writable, private, file-backed
+    std::size_t rss_kb = 0, anonymous_kb = 0, locked_kb = 0;
+};
+
+std::uintptr_t hex(std::string_view s) noexcept {
+    std::uintptr_t v = 0;
+    std::from_chars(s.data(), s.data() + s.size(), v, 16);
+    return v;
+}
+
+// "Rss:                 123 kB"
+std::size_t kb_field(std::string_view line) noexcept {
+    auto digits = line.find_first_of("0123456789");
+    std::size_t v = 0;
+    if (digits != std::string_view::npos) std::from_chars(line.data() + digits, line.data() + line.size(), v);
+    return v;
+}
+
+// "7f..-7f.. r-xp 00000000 08:01 1234  /usr/bin/reins"
+Mapping parse_header(std::string_view line) noexcept {
+    Mapping m;
+    auto dash = line.find('-');
+    auto sp1 = line.find(' ');
+    if (dash == std::string_view::npos || sp1 == std::string_view::npos || dash > sp1 || line.size() < sp1 + 6) return m;
+    m.start = hex(line.substr(0, dash));
+    m.end = hex(line.substr(dash + 1, sp1 - dash - 1));
+    std::string_view perms = line.substr(sp1 + 1, 4);
+    // offset, device, inode
+    std::string_view rest = line.substr(sp1 + 6);
+    std::size_t pos = 0;
+    for (int field = 0; field < 2; ++field) {
+        pos = rest.find(' ', pos);
+        if (pos == std::string_view::npos) return m;
+        ++pos;
+    }
+    auto inode_end = rest.find(' ', pos);
+    std::string_view inode = rest.substr(pos, inode_end == std::string_view::npos ? rest.npos : inode_end - pos);
+    bool file_backed = !inode.empty() && inode != "0";
+    m.candidate = perms.size() == 4 && perms[0] == 'r' && perms[1] == '-' && perms[3] == 'p' && file_backed;
+    return m;
+}
+
+void drop(const Mapping& m, TrimReport& report) noexcept {
+    if (!m.candidate || m.rss_kb == 0 || m.anonymous_kb != 0 || m.locked_kb != 0) return;
+    if (::madvise(reinterpret_cast<void*>(m.start), m.end - m.start, MADV_DONTNEED) != 0) return;
+    report.file_kb += m.rss_kb;
+    ++report.mappings;
+}
+
+}  // namespace
+
+TrimReport trim_resident_memory() noexcept {
+    TrimReport report;
+    // Read it all first: dropping pages while reading would change what is read.
+    std::string text;
+    try {
+        int fd = ::open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return report;
+        char buf[16384];
+        for (;;) {
+            ssize_t n = ::read(fd, buf, sizeof buf);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;
+            text.append(buf, static_cast<std::size_t>(n));
+        }
+        ::close(fd);
+    } catch (...) {
+        return report;
+    }
+    Mapping current;
+    std::string_view all(text);
+    while (!all.empty()) {
+        auto nl = all.find('\n');
+        std::string_view line = all.substr(0, nl);
+        all = nl == std::string_view::npos ? std::string_view() : all.substr(nl + 1);
+        if (line.empty()) continue;
+        // Field lines start with a capitalised name and a colon; headers with a hex address.
+        auto first_space = line.find(' ');
+        std::string_view first = line.substr(0, first_space);
+        if (!first.empty() && first.back() == ':') {
+            if (first == "Rss:") current.rss_kb = kb_field(line);
+            else if (first == "Anonymous:") current.anonymous_kb = kb_field(line);
+            else if (first == "Locked:") current.locked_kb = kb_field(line);
+            continue;
+        }
+        drop(current, report);
+        current = parse_header(line);
+    }
+    drop(current, report);
+    ::malloc_trim(0);
+    return report;
+}
+
+}  // namespace reins
