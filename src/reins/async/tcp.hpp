@@ -3,7 +3,7 @@
 // How cancellation flows), so a probe that resolved names could outlive its deadline. Only numeric
 // addresses and "localhost" are taken: the config refuses other hosts in probe and stop URLs and in
 // [supervisor] listen, but a service's `host` may be a name (its port check resolves it, blocking);
-// a probe of that service then fails at each attempt (UV_EINVAL naming the address).
+// a tcp or http probe of that service then fails at each attempt (UV_EINVAL) until its deadline.
 #pragma once
 
 #include <sys/socket.h>
