@@ -100,8 +100,8 @@ struct Place {
 /// (said on `out`, nullopt returned); without, config is left empty.
 std::optional<Place> find_place(const Args& args, Output& out, bool need_config);
 
-/// A command of the table.
-struct Command {
+/// A command of the table: its words, usage, options and what runs it.
+struct CommandDef {
     std::vector<std::string_view> words;  ///< {"check"}, {"config", "migrate"}
     std::string_view args_usage;          ///< "[-c FILE] [--json]"
     std::string_view summary;

@@ -19,8 +19,8 @@
 namespace reins::cli {
 namespace {
 
-const std::vector<Command>& commands() {
-    static const std::vector<Command> table{
+const std::vector<CommandDef>& commands() {
+    static const std::vector<CommandDef> table{
         {{"check"}, "[-c FILE] [--json] [--port-base N]", "validate the config, print what would run",
          {{"json", 0, "", "print one JSON document (the diagnostics and the effective config)"},
           {"port-base", 0, "N", "Procfile: first port (PORT = N + 100 x index; default 5000)"}},
@@ -46,15 +46,15 @@ const std::vector<Command>& commands() {
     return table;
 }
 
-std::string words(const Command& c) {
+std::string words(const CommandDef& c) {
     std::string out;
     for (auto w : c.words) out += (out.empty() ? "" : " ") + std::string(w);
     return out;
 }
 
 /// The daemon behind `reins start`; not listed in the help.
-const Command& daemon_command() {
-    static const Command c{{"__daemon"}, "", "", daemon_options(), run_daemon};
+const CommandDef& daemon_command() {
+    static const CommandDef c{{"__daemon"}, "", "", daemon_options(), run_daemon};
     return c;
 }
 
@@ -70,7 +70,7 @@ std::string general_help() {
     return out;
 }
 
-std::string command_help(const Command& c) {
+std::string command_help(const CommandDef& c) {
     std::string out = "Usage: reins " + words(c) + " " + std::string(c.args_usage) + "\n\n" + std::string(c.summary) +
                       "\n\nOptions:\n";
     auto line = [&](const OptionDef& d) {
@@ -99,7 +99,7 @@ int dispatch(const std::vector<std::string>& argv) {
         return exit_ok;
     }
     // The command with the most matching words ("config migrate").
-    const Command* cmd = argv[0] == "__daemon" ? &daemon_command() : nullptr;
+    const CommandDef* cmd = argv[0] == "__daemon" ? &daemon_command() : nullptr;
     for (const auto& c : commands()) {
         if (c.words.size() > argv.size()) continue;
         bool match = true;

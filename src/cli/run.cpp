@@ -123,7 +123,8 @@ Task<void> start_services(RunSession* s) {
     auto r = co_await s->host->supervisor().start(s->start, stop);
     s->started = r;
     if (!r) {
-        if (!s->host->shutdown_token().stop_requested()) s->host->request_shutdown(control::SupervisorHost::Ending::api);
+        if (!s->host->shutdown_token().stop_requested())
+            s->host->request_shutdown(control::SupervisorHost::ShutdownReason::api);
         co_return;
     }
     s->host->arm();
@@ -167,17 +168,17 @@ int own_status(const supervisor::LastExit& e) {
 }
 
 int exit_code(RunSession& s) {
-    using Ending = control::SupervisorHost::Ending;
+    using ShutdownReason = control::SupervisorHost::ShutdownReason;
     auto& host = *s.host;
     if (host.forced()) return 130;
     // A stop (Ctrl-C, SIGTERM, `reins stop`) before the start completed.
     if (!s.started && s.started.error().is(Errc::cancelled)) return exit_ok;
-    if (!s.started && s.single && host.ending() != Ending::signal) {
+    if (!s.started && s.single && host.shutdown_reason() != ShutdownReason::signal) {
         // It ran and ended during its startup: its own status, as a script expects.
         const auto st = host.supervisor().status().front();
         if (st.last_exit && control::error_kind(s.started.error()) != "port_in_use") return own_status(*st.last_exit);
     }
-    if (!s.started && host.ending() != Ending::signal) {
+    if (!s.started && host.shutdown_reason() != ShutdownReason::signal) {
         const Error& e = s.started.error();
         std::string kind = control::error_kind(e);
         std::string culprit;
@@ -192,7 +193,7 @@ int exit_code(RunSession& s) {
         s.console->say(std::string("error: ") + e.message());
         return kind == "port_in_use" ? exit_port_in_use : exit_failure;
     }
-    if (host.ending() != Ending::all_ended) return exit_ok;
+    if (host.shutdown_reason() != ShutdownReason::all_ended) return exit_ok;
     if (s.single) {
         // Stopped by `reins stop`: 0, like Ctrl-C; ended on its own: its own status.
         const auto st = host.supervisor().status().front();

@@ -99,13 +99,23 @@ public:
     }
     Task(const Task&) = delete;
     Task& operator=(const Task&) = delete;
-    /// Destroys the frame. A suspended task's awaiters detach from libuv as
-    /// their destructors run, so this is safe (if abrupt) at any point.
+    /// Destroys the frame, and with it the frames it awaits. Every awaiter
+    /// of src/reins/async unlinks itself in its destructor (from its libuv
+    /// handle or request, wait list and the Loop's ready queue), so a frame
+    /// suspended on one may be destroyed, on the Loop's thread while the
+    /// Loop is open. Not covered: a TaskScope in the frame that still has
+    /// children asserts (unless Loop::run is unwinding after a Deadlock; a
+    /// release build destroys the children), and so does a when_all,
+    /// when_any or with_timeout under way. A result already handed to the
+    /// awaiter but not yet resumed with is lost (a Channel value, a
+    /// datagram, a signal; an accepted connection is closed); a write
+    /// already queued still goes out.
     ~Task() { reset(); }
 
-    /// True once the body has finished (returned or thrown).
+    /// True once the body has finished (returned or thrown), or when empty.
     bool done() const noexcept { return !h_ || h_.done(); }
-    /// The frame, for the runtime (Loop::run, TaskScope); not for general use.
+    /// The frame, for the runtime (Loop::run, LineReader's refill) and tests
+    /// that start a task by hand; not for general use.
     handle_type handle() const noexcept { return h_; }
     /// The result of a finished task; rethrows its exception.
     T take_result() { return h_.promise().take(); }

@@ -1,9 +1,9 @@
 // TCP: numeric endpoints, connect (with or without a deadline) and listen.
-//
-// No name resolution here: uv_getaddrinfo runs on the threadpool and cannot
-// be cancelled once a worker has picked it up (docs/design.md, How cancellation flows), so a probe that
-// resolved names could outlive its deadline. Names are resolved at config
-// load; the runtime takes numeric addresses (and "localhost").
+// No name resolution: uv_getaddrinfo cannot be cancelled once a threadpool worker has it (docs/design.md,
+// How cancellation flows), so a probe that resolved names could outlive its deadline. Only numeric
+// addresses and "localhost" are taken: the config refuses other hosts in probe and stop URLs and in
+// [supervisor] listen, but a service's `host` may be a name (its port check resolves it, blocking);
+// a tcp or http probe of that service then fails at each attempt (UV_EINVAL) until its deadline.
 #pragma once
 
 #include <sys/socket.h>

@@ -65,7 +65,7 @@ SupervisorHost::SupervisorHost(HostOptions options) : options_(std::move(options
     info.state_dir = options_.paths.dir;
     info.config = options_.config_path;
     ControlHooks hooks;
-    hooks.shutdown = [this] { request_shutdown(Ending::api); };
+    hooks.shutdown = [this] { request_shutdown(ShutdownReason::api); };
     hooks.add_service = [this](const nlohmann::json& body) { return add_service(body); };
     hooks.log_of = target_of;
     hooks.log_stalled = [this](const std::string& service) { return logs_->stalled(service); };
@@ -159,7 +159,7 @@ Task<void> SupervisorHost::exit_when_idle(SupervisorHost* self, std::stop_token 
             if (self->has_work()) break;
             if (!self->api_->idle_for(quiet)) continue;
             self->note("no service is running after the failed start: shutting down");
-            self->request_shutdown(Ending::idle_after_failure);
+            self->request_shutdown(ShutdownReason::idle_after_failure);
             co_return;
         }
     }
@@ -284,13 +284,13 @@ void SupervisorHost::check_all_ended() {
     if (!options_.exit_when_all_ended || !armed_ || shutting_down_) return;
     for (const auto& s : sup_->status())
         if (is_active(s.state)) return;
-    request_shutdown(Ending::all_ended);
+    request_shutdown(ShutdownReason::all_ended);
 }
 
-void SupervisorHost::request_shutdown(Ending why) {
+void SupervisorHost::request_shutdown(ShutdownReason why) {
     if (shutting_down_) return;
     shutting_down_ = true;
-    ending_ = why;
+    shutdown_reason_ = why;
     shutdown_.try_send(why);
     shutdown_source_.request_stop();
 }
@@ -342,7 +342,7 @@ Task<void> SupervisorHost::watch_signals(SupervisorHost* self, std::stop_token s
         if (!self->shutting_down_) {
             self->note(std::string("received SIG") + sigabbrev_np(*sig) + ": stopping every service" +
                        (*sig == SIGINT ? " (Ctrl-C again to kill them now)" : ""));
-            self->request_shutdown(Ending::signal);
+            self->request_shutdown(ShutdownReason::signal);
         } else if (*sig == SIGINT && !self->forced_) {
             self->forced_ = true;
             self->note("second SIGINT: sending SIGKILL to every service process");
@@ -367,7 +367,7 @@ Task<void> SupervisorHost::run(std::stop_token stop) {
         }
         scope.spawn(watch_state_dir(this, serve_stop.get_token()));
         auto why = co_await shutdown_.recv(stop);
-        if (!why) request_shutdown(Ending::stop_token);
+        if (!why) request_shutdown(ShutdownReason::stop_token);
         sup_stop.request_stop();
         co_await scope.join();
     }

@@ -83,7 +83,7 @@ public:
     /// state_dir_taken: the state directory was removed, and another
     /// supervisor locked the new one before this one could (see
     /// recreate_state_dir).
-    enum class Ending { stop_token, signal, api, all_ended, idle_after_failure, state_dir_taken };
+    enum class ShutdownReason { stop_token, signal, api, all_ended, idle_after_failure, state_dir_taken };
 
     explicit SupervisorHost(HostOptions options);
     ~SupervisorHost();
@@ -105,10 +105,10 @@ public:
     Task<void> run(std::stop_token stop);
 
     /// Asks run() to stop everything and return.
-    void request_shutdown(Ending why);
+    void request_shutdown(ShutdownReason why);
 
     supervisor::Supervisor& supervisor() noexcept { return *sup_; }
-    Ending ending() const noexcept { return ending_; }
+    ShutdownReason shutdown_reason() const noexcept { return shutdown_reason_; }
     /// Fires when the shutdown begins (for work the caller does meanwhile).
     std::stop_token shutdown_token() const noexcept { return shutdown_source_.get_token(); }
     /// A second SIGINT forced SIGKILL (`reins run` exits 130).
@@ -158,11 +158,11 @@ private:
     std::unique_ptr<http::Server> server_;
     std::unique_ptr<http::Server> probes_;
     std::unique_ptr<LogFile> reins_log_;
-    Channel<Ending> shutdown_{1};
+    Channel<ShutdownReason> shutdown_{1};
     Channel<bool> idle_check_{1};  ///< a start failed: exit_when_idle looks
     Channel<bool> activity_{1};    ///< a transition or a request: trim_when_quiet waits
     std::stop_source shutdown_source_;
-    Ending ending_ = Ending::stop_token;
+    ShutdownReason shutdown_reason_ = ShutdownReason::stop_token;
     bool shutting_down_ = false;
     bool forced_ = false;
     bool armed_ = false;

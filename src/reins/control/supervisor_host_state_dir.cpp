@@ -137,7 +137,7 @@ Task<void> SupervisorHost::watch_state_dir(SupervisorHost* self, std::stop_token
             self->lock_.reset();
             self->note("state directory " + dir + " was removed and taken by " + made.error().message() +
                        ": stopping every service");
-            self->request_shutdown(Ending::state_dir_taken);
+            self->request_shutdown(ShutdownReason::state_dir_taken);
             co_return;
         }
         self->note("warning: state directory " + dir + " was removed and cannot be created again: " +

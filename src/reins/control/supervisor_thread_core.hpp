@@ -1,7 +1,7 @@
 // The state a SupervisorThread shares between the host's threads and reins'
 // thread (private to supervisor_thread*.cpp). Fields under `mu` or
 // `events_mu` cross threads; everything the loop touches lives on reins'
-// thread, in supervisor_thread_loop.cpp.
+// thread, in supervisor_thread_loop.cpp and supervisor_thread_call_order.cpp.
 #pragma once
 
 #include <atomic>

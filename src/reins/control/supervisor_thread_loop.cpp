@@ -1,22 +1,21 @@
-// Reins' side of SupervisorThread: the thread's loop, the supervisor (with
-// or without a state directory), and the host's calls carried out in the
-// order they were made. (The host's side: supervisor_thread.cpp.)
+// Reins' side of SupervisorThread: the thread and its loop, the supervisor
+// (with or without a state directory), the doorbell that brings the host's
+// calls in, and the events and completions handed back to the host. (The
+// host's side: supervisor_thread.cpp; the order in which start, stop and
+// restart reach the services: supervisor_thread_call_order.cpp.)
 #include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
-#include <list>
-#include <map>
-#include <set>
+#include <optional>
 
-#include "reins/async/channel.hpp"
 #include "reins/async/doorbell.hpp"
 #include "reins/async/duration_text.hpp"
 #include "reins/async/loop.hpp"
 #include "reins/async/task_scope.hpp"
 #include "reins/config/config.hpp"
-#include "reins/control/service_command.hpp"
 #include "reins/control/supervisor_host.hpp"
+#include "reins/control/supervisor_thread_call_order.hpp"
 #include "reins/control/supervisor_thread_core.hpp"
 
 #ifndef REINS_VERSION
@@ -77,24 +76,6 @@ private:
     SupervisorThread::Core* core_;
 };
 
-// A start, stop or restart under way, and the services it is about.
-struct Op {
-    HostCall::Kind kind = HostCall::Kind::start;
-    bool all = false;               // about every service
-    std::set<std::string> services;  // else: these (with their dependency component)
-    std::stop_source cancel;
-    std::string cancelled_by;  // why cancel fired
-    bool applied = false;      // the earlier calls are done: this one reached the services
-    Channel<int> done{1};      // closed when it completed
-
-    bool overlaps(const Op& o) const {
-        if (all || o.all) return true;
-        for (const auto& s : services)
-            if (o.services.count(s)) return true;
-        return false;
-    }
-};
-
 class Reins {
 public:
     explicit Reins(SupervisorThread::Core* core) : core_(core), sink_(core) {}
@@ -120,11 +101,7 @@ private:
     void dispatch(HostCall call, TaskScope& ops);
     Outcome add(std::vector<supervisor::ServiceSpec> specs);
     Outcome add_config(const HostCall& call);
-    std::set<std::string> component(const std::vector<std::string>& names) const;
-    Outcome outcome_of(const CommandReport& rep, const Op& op) const;
     static Task<void> run_host(Reins* self, std::stop_token stop);
-    static Task<void> run_op(Reins* self, std::shared_ptr<Op> op, HostCall call,
-                             std::vector<std::shared_ptr<Op>> earlier);
 
     SupervisorThread::Core* core_;
     Doorbell bell_;
@@ -132,7 +109,7 @@ private:
     std::unique_ptr<SupervisorHost> host_;             // with a state directory
     std::unique_ptr<supervisor::Supervisor> own_;      // without one
     supervisor::Supervisor* sup_ = nullptr;
-    std::list<std::shared_ptr<Op>> inflight_;
+    std::optional<ServiceCallOrder> calls_;  // once open
 };
 
 Outcome Reins::open() {
@@ -147,6 +124,7 @@ Outcome Reins::open() {
         own_ = std::make_unique<supervisor::Supervisor>(std::move(so));
         sup_ = own_.get();
         sup_->events().add_listener([this](const ServiceEvent& e) { on_transition(e); });
+        calls_.emplace(core_, sup_, false);
         return {};
     }
     HostOptions ho;
@@ -175,27 +153,8 @@ Outcome Reins::open() {
         return out;
     }
     sup_ = &host_->supervisor();
+    calls_.emplace(core_, sup_, true);
     return {};
-}
-
-std::set<std::string> Reins::component(const std::vector<std::string>& names) const {
-    // Services connected through depends_on, either way round: commands on
-    // them must keep their order.
-    std::map<std::string, std::vector<std::string>> edges;
-    for (const auto& n : sup_->names())
-        for (const auto& d : sup_->find(n)->spec().depends_on) {
-            edges[n].push_back(d.name);
-            edges[d.name].push_back(n);
-        }
-    std::set<std::string> seen;
-    std::vector<std::string> todo = names;
-    while (!todo.empty()) {
-        std::string n = std::move(todo.back());
-        todo.pop_back();
-        if (!seen.insert(n).second) continue;
-        for (const auto& m : edges[n]) todo.push_back(m);
-    }
-    return seen;
 }
 
 Outcome Reins::add(std::vector<supervisor::ServiceSpec> specs) {
@@ -234,28 +193,6 @@ Outcome Reins::add_config(const HostCall& call) {
     return add(std::move(loaded.config.services));
 }
 
-Outcome Reins::outcome_of(const CommandReport& rep, const Op& op) const {
-    Outcome out;
-    out.code = rep.exit_code();
-    out.kind = rep.kind;
-    out.service = rep.service;
-    out.message = rep.message;
-    out.hint = rep.hint;
-    out.last_output = rep.last_output;
-    if (!rep.ok && !op.cancelled_by.empty() && op.cancel.stop_requested()) {
-        out.kind = "cancelled";
-        out.message = "cancelled by " + op.cancelled_by;
-        out.hint = {};
-    }
-    // Without a state directory there is no `reins logs`: the lines are here.
-    if (!host_ && out.hint.find("reins logs") != std::string::npos)
-        out.hint = out.last_output.empty() ? "see the service's output events (Options::output_events)"
-                                           : "its last output lines are in last_output";
-    for (const auto& n : rep.asked)
-        if (auto* s = sup_->find(n)) out.services.push_back(s->status());
-    return out;
-}
-
 void Reins::dispatch(HostCall call, TaskScope& ops) {
     using K = HostCall::Kind;
     switch (call.kind) {
@@ -275,48 +212,9 @@ void Reins::dispatch(HostCall call, TaskScope& ops) {
         case K::start:
         case K::stop:
         case K::restart:
-            break;
+            calls_->submit(std::move(call), ops);
+            return;
     }
-    auto op = std::make_shared<Op>();
-    op->kind = call.kind;
-    op->all = call.names.empty();
-    if (!op->all) op->services = component(call.names);
-    std::vector<std::shared_ptr<Op>> earlier;
-    for (auto& e : inflight_) {
-        if (!op->overlaps(*e)) continue;
-        earlier.push_back(e);
-        // A stop wins over a start or restart already applied and still
-        // waiting for readiness; queued ones stay queued, in order.
-        if (call.kind == K::stop && e->kind != K::stop && e->applied && !e->cancel.stop_requested()) {
-            e->cancelled_by = "a later stop";
-            e->cancel.request_stop();
-        }
-    }
-    inflight_.push_back(op);
-    ops.spawn(run_op(this, op, std::move(call), std::move(earlier)));
-}
-
-Task<void> Reins::run_op(Reins* self, std::shared_ptr<Op> op, HostCall call, std::vector<std::shared_ptr<Op>> earlier) {
-    for (auto& e : earlier) {
-        auto r = co_await e->done.recv(op->cancel.get_token());
-        if (!r && r.error().is(Errc::cancelled)) break;
-    }
-    op->applied = true;
-    CommandReport rep;
-    if (op->cancel.stop_requested()) {
-        rep.ok = false;
-        rep.kind = "cancelled";
-        rep.asked = call.names;
-    } else {
-        auto action = call.kind == HostCall::Kind::start  ? CommandAction::start
-                      : call.kind == HostCall::Kind::stop ? CommandAction::stop
-                                                          : CommandAction::restart;
-        rep = co_await run_service_command(*self->sup_, action, call.names, op->cancel.get_token());
-    }
-    Outcome out = self->outcome_of(rep, *op);
-    op->done.close();
-    self->inflight_.remove(op);
-    self->core_->complete(call, std::move(out));
 }
 
 Task<void> Reins::run_host(Reins* self, std::stop_token stop) {
@@ -345,11 +243,7 @@ Task<void> Reins::serve() {
         auto rang = co_await bell_.wait();
         (void)rang;
     }
-    for (auto& op : inflight_)
-        if (op->kind != HostCall::Kind::stop && !op->cancel.stop_requested()) {
-            op->cancelled_by = "the shutdown";
-            op->cancel.request_stop();
-        }
+    calls_->cancel_all_but_stops();
     co_await ops.join();
     stop_all.request_stop();  // every service through the stop pipeline
     co_await running.join();

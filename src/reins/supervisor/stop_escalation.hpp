@@ -9,13 +9,16 @@
 //      called setsid()); each signal once per process
 //   4. at stop.timeout from step 1: SIGSTOP to all of them, rescanning until
 //      nothing new is found (a tree that keeps forking replacements is held
-//      still), then SIGKILL to all of them
+//      still; at most 8 scans, then later scans kill what they find), then
+//      SIGKILL to all of them
 //   5. wait until the main process is reaped and none of them is left,
-//      killing whatever a later scan still finds
+//      killing whatever a later scan still finds, however long that takes
 //
-// A process that exits promptly is never sent SIGKILL, and the stop ends as
-// soon as the processes are gone. While it waits, the service's status shows
-// for which pid and until when (the CLI prints it once a stop takes 2 s).
+// A process that exits promptly is never sent SIGKILL, and the stop ends
+// once the processes are gone: the main process's exit is an event, the
+// others are looked for at 2 ms growing to 100 ms. While it waits, the
+// service's status shows for which pid and until when (the CLI prints it
+// once a stop takes 2 s).
 #pragma once
 
 #include <cstddef>
@@ -34,8 +37,10 @@ struct StopReport {
     std::vector<std::string> notes;  ///< what went wrong on the way ("stop.pre: refused")
 };
 
-/// Stops every process of `inst` and returns which step ended it. Runs to
-/// the end whatever happens to the caller: call it from a shielded scope.
+/// Stops every process of `inst` and returns which step ended it. It
+/// observes no stop token (and passes none on): a stop requested of the
+/// caller, such as a supervisor's shutdown, does not cut it short. Only
+/// destroying its frame does (a failed Loop::run unwinding).
 /// `*waiting` (when given; the service's status) says while the stop runs
 /// which pid it waits for and when SIGKILL comes; it is reset at the end.
 Task<StopReport> stop_instance(Instance& inst, StopSpec spec, std::optional<StopWait>* waiting = nullptr);

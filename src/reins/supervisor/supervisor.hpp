@@ -63,19 +63,25 @@ public:
     Task<void> run(std::stop_token stop);
 
     /// (start, stop and restart are carried out by the service actors that
-    /// run() runs: asked before run() is active, they wait for it.)
+    /// run() runs: asked before run() is active, they wait for it; once
+    /// run() has returned, a service asked fails with Errc::channel_closed.)
     /// Starts `names` (empty: all) and what they depend on: each service as
     /// soon as its dependencies are running ("ready", the default) or
-    /// spawned ("started"). Completes when the named ones are running (a
-    /// dependency only as far as its dependents asked), or with the first
-    /// failure in the order the services were added.
+    /// spawned ("started"). Completes once each of them is running (a
+    /// dependency only as far as its dependents asked) or has failed, with
+    /// the first failure in the order the services were added (a failed
+    /// service's dependents are not started; the rest go on). Fails with
+    /// Errc::not_found, starting nothing, for an unknown name.
     Task<Result<void>> start(std::vector<std::string> names = {}, std::stop_token stop = {});
     /// Stops `names` (empty: all) — and what depends on them, first — in
     /// reverse dependency order, services of one level concurrently.
-    /// Fails with Errc::not_found for an unknown name, Errc::not_running
-    /// when a named service was not running.
+    /// Fails with Errc::not_found for an unknown name (stopping nothing),
+    /// Errc::not_running when a named service was not running (the others
+    /// are stopped all the same).
     Task<Result<void>> stop(std::vector<std::string> names = {}, std::stop_token stop = {});
-    /// Stops (if running) and starts `name`; closes an open circuit.
+    /// Stops (if running) and starts `name` alone: neither what it depends
+    /// on nor what depends on it. Closes an open circuit; Errc::not_found
+    /// for an unknown name.
     Task<Result<void>> restart(std::string name, std::stop_token stop = {});
 
     /// The service called `name`, or nullptr.
