@@ -9,6 +9,91 @@ using namespace reins::test;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
+namespace {
+
+// Starts "web", notes its pid and port, and stops it.
+Task<void> start_then_stop_web(Supervisor& sv, int* pid, int* port) {
+    auto r = co_await sv.start();
+    REQUIRE_MESSAGE(r.has_value(), why(r));
+    auto st = sv.find("web")->status();
+    CHECK(st.state == ServiceState::running);
+    *pid = st.pid;
+    *port = st.port;
+    CHECK(*port > 0);
+    CHECK_FALSE(port_is_free("127.0.0.1", *port));  // the fixture listens on $PORT
+    std::vector<std::string> which1{"web"};  // not in the co_await (g++ 12)
+    auto stopped = co_await sv.stop(which1);
+    CHECK(stopped.has_value());
+    CHECK(sv.find("web")->status().state == ServiceState::stopped);
+    CHECK(sv.find("web")->status().stopped_by == StopStep::signal);
+}
+
+// Starts "stubborn" and stops it; *took is how long the stop took.
+Task<void> stop_stubborn(Supervisor& sv, Millis* took) {
+    auto r = co_await sv.start();
+    REQUIRE(r.has_value());
+    co_await sleep(100ms);  // let it install its handlers
+    auto t0 = Clock::now();
+    std::vector<std::string> which2{"stubborn"};  // not in the co_await (g++ 12)
+    auto stopped = co_await sv.stop(which2);
+    *took = std::chrono::duration_cast<Millis>(Clock::now() - t0);
+    CHECK(stopped.has_value());
+    CHECK(sv.find("stubborn")->status().stopped_by == StopStep::kill);
+    CHECK(sv.find("stubborn")->status().last_exit->signal == SIGKILL);
+}
+
+// Starts "polite" and stops it; *took is how long the stop took.
+Task<void> stop_polite(Supervisor& sv, Millis* took) {
+    (void)co_await sv.start();
+    co_await sleep(100ms);
+    auto t0 = Clock::now();
+    std::vector<std::string> which3{"polite"};  // not in the co_await (g++ 12)
+    (void)co_await sv.stop(which3);
+    *took = std::chrono::duration_cast<Millis>(Clock::now() - t0);
+    CHECK(sv.find("polite")->status().stopped_by == StopStep::signal);
+}
+
+// Starts "forker", waits until its grandchild holds `gport`, and checks
+// that the port is free once the service stopped.
+Task<void> stop_frees_port(Supervisor& sv, int gport) {
+    auto r = co_await sv.start();
+    REQUIRE_MESSAGE(r.has_value(), why(r));
+    for (int i = 0; i < 100 && port_is_free("127.0.0.1", gport); ++i) co_await sleep(10ms);
+    CHECK_FALSE(port_is_free("127.0.0.1", gport));
+    std::vector<std::string> which4{"forker"};  // not in the co_await (g++ 12)
+    (void)co_await sv.stop(which4);
+    CHECK(port_is_free("127.0.0.1", gport));
+}
+
+// Starts "slow", which never gets ready; *pid is the pid it had.
+Task<void> start_times_out(Supervisor& sv, int* pid) {
+    auto start = sv.start();
+    auto r = co_await std::move(start);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().message().find("not ready within 300ms") != std::string::npos);
+    *pid = sv.find("slow")->status().pid;
+}
+
+// Starts "forker", finds its double-forked grandchild (*gpid) in the
+// output, kills it and checks that the subreaper reaped it.
+Task<void> orphan_is_reaped(Supervisor& sv, const CollectingSink* sink, int* gpid) {
+    auto r = co_await sv.start();
+    REQUIRE_MESSAGE(r.has_value(), why(r));
+    for (const auto& l : sink->lines)
+        if (auto at = l.text.find("grandchild pid "); at != std::string::npos)
+            *gpid = std::atoi(l.text.c_str() + at + 15);
+    REQUIRE(*gpid > 0);
+    auto st = read_proc_stat(*gpid);
+    REQUIRE(st.has_value());
+    CHECK(st->ppid == ::getpid());  // re-parented to the subreaper, not to init
+    ::kill(*gpid, SIGKILL);         // an orphan dies on its own
+    for (int i = 0; i < 200 && sv.orphans_reaped() == 0; ++i) co_await sleep(10ms);
+    CHECK(sv.orphans_reaped() >= 1);
+    CHECK_FALSE(read_proc_stat(*gpid).has_value());  // reaped: no zombie left
+}
+
+}  // namespace
+
 TEST_SUITE("lifecycle") {
     TEST_CASE("a service with tcp readiness becomes running on its port, and stop leaves nothing") {
         Supervisor sup;
@@ -17,21 +102,7 @@ TEST_SUITE("lifecycle") {
         s.ready.kind = ProbeKind::tcp;
         REQUIRE(sup.add(s));
         int pid = 0, port = 0;
-        run_engine(sup, [&pid, &port](Supervisor& sv, std::stop_token) -> Task<void> {
-            auto r = co_await sv.start();
-            REQUIRE_MESSAGE(r.has_value(), why(r));
-            auto st = sv.find("web")->status();
-            CHECK(st.state == ServiceState::running);
-            pid = st.pid;
-            port = st.port;
-            CHECK(port > 0);
-            CHECK_FALSE(port_is_free("127.0.0.1", port));  // the fixture listens on $PORT
-            std::vector<std::string> which1{"web"};  // not in the co_await (g++ 12)
-            auto stopped = co_await sv.stop(which1);
-            CHECK(stopped.has_value());
-            CHECK(sv.find("web")->status().state == ServiceState::stopped);
-            CHECK(sv.find("web")->status().stopped_by == StopStep::signal);
-        });
+        run_engine(sup, [&](Supervisor& sv, std::stop_token) { return start_then_stop_web(sv, &pid, &port); });
         CHECK_FALSE(pid_alive(pid));
         CHECK(port_is_free("127.0.0.1", port));
     }
@@ -151,18 +222,7 @@ TEST_SUITE("lifecycle") {
         s.ready.kind = ProbeKind::none;
         REQUIRE(sup.add(s));
         Millis took{0};
-        run_engine(sup, [&took](Supervisor& sv, std::stop_token) -> Task<void> {
-            auto r = co_await sv.start();
-            REQUIRE(r.has_value());
-            co_await sleep(100ms);  // let it install its handlers
-            auto t0 = Clock::now();
-            std::vector<std::string> which2{"stubborn"};  // not in the co_await (g++ 12)
-            auto stopped = co_await sv.stop(which2);
-            took = std::chrono::duration_cast<Millis>(Clock::now() - t0);
-            CHECK(stopped.has_value());
-            CHECK(sv.find("stubborn")->status().stopped_by == StopStep::kill);
-            CHECK(sv.find("stubborn")->status().last_exit->signal == SIGKILL);
-        });
+        run_engine(sup, [&took](Supervisor& sv, std::stop_token) { return stop_stubborn(sv, &took); });
         CHECK(took.count() >= 1000);
         CHECK(took.count() < 1500);
         CHECK(read_file(tmp / "rec").find("signal SIGTERM") != std::string::npos);
@@ -175,15 +235,7 @@ TEST_SUITE("lifecycle") {
         s.stop.timeout = Millis(10000);
         REQUIRE(sup.add(s));
         Millis took{0};
-        run_engine(sup, [&took](Supervisor& sv, std::stop_token) -> Task<void> {
-            (void)co_await sv.start();
-            co_await sleep(100ms);
-            auto t0 = Clock::now();
-            std::vector<std::string> which3{"polite"};  // not in the co_await (g++ 12)
-            (void)co_await sv.stop(which3);
-            took = std::chrono::duration_cast<Millis>(Clock::now() - t0);
-            CHECK(sv.find("polite")->status().stopped_by == StopStep::signal);
-        });
+        run_engine(sup, [&took](Supervisor& sv, std::stop_token) { return stop_polite(sv, &took); });
         CHECK(took.count() < 3000);  // never the 10 s grace
         auto rec = read_file(tmp / "rec");
         CHECK(rec.find("exit code=0") != std::string::npos);
@@ -205,15 +257,7 @@ TEST_SUITE("lifecycle") {
         s.ready.kind = ProbeKind::log;
         s.ready.target = "grandchild pid";
         REQUIRE(sup.add(s));
-        run_engine(sup, [gport](Supervisor& sv, std::stop_token) -> Task<void> {
-            auto r = co_await sv.start();
-            REQUIRE_MESSAGE(r.has_value(), why(r));
-            for (int i = 0; i < 100 && port_is_free("127.0.0.1", gport); ++i) co_await sleep(10ms);
-            CHECK_FALSE(port_is_free("127.0.0.1", gport));
-            std::vector<std::string> which4{"forker"};  // not in the co_await (g++ 12)
-            (void)co_await sv.stop(which4);
-            CHECK(port_is_free("127.0.0.1", gport));
-        });
+        run_engine(sup, [gport](Supervisor& sv, std::stop_token) { return stop_frees_port(sv, gport); });
         // The grandchild's pid from its line: it must be gone.
         for (const auto& l : sink.lines) {
             auto at = l.text.find("grandchild pid ");
@@ -233,13 +277,7 @@ TEST_SUITE("lifecycle") {
         s.restart.mode = RestartMode::no;
         REQUIRE(sup.add(s));
         int pid = 0;
-        run_engine(sup, [&pid](Supervisor& sv, std::stop_token) -> Task<void> {
-            auto start = sv.start();
-            auto r = co_await std::move(start);
-            REQUIRE_FALSE(r.has_value());
-            CHECK(r.error().message().find("not ready within 300ms") != std::string::npos);
-            pid = sv.find("slow")->status().pid;
-        });
+        run_engine(sup, [&pid](Supervisor& sv, std::stop_token) { return start_times_out(sv, &pid); });
         CHECK(sup.find("slow")->status().state == ServiceState::stopped);
         CHECK_FALSE(pid_alive(pid));
     }
@@ -256,21 +294,7 @@ TEST_SUITE("lifecycle") {
         s.ready.target = "grandchild pid";
         REQUIRE(sup.add(s));
         int gpid = 0;
-        run_engine(sup, [&gpid, &sink](Supervisor& sv, std::stop_token) -> Task<void> {
-            auto r = co_await sv.start();
-            REQUIRE_MESSAGE(r.has_value(), why(r));
-            for (const auto& l : sink.lines)
-                if (auto at = l.text.find("grandchild pid "); at != std::string::npos)
-                    gpid = std::atoi(l.text.c_str() + at + 15);
-            REQUIRE(gpid > 0);
-            auto st = read_proc_stat(gpid);
-            REQUIRE(st.has_value());
-            CHECK(st->ppid == ::getpid());  // re-parented to the subreaper, not to init
-            ::kill(gpid, SIGKILL);          // an orphan dies on its own
-            for (int i = 0; i < 200 && sv.orphans_reaped() == 0; ++i) co_await sleep(10ms);
-            CHECK(sv.orphans_reaped() >= 1);
-            CHECK_FALSE(read_proc_stat(gpid).has_value());  // reaped: no zombie left
-        });
+        run_engine(sup, [&](Supervisor& sv, std::stop_token) { return orphan_is_reaped(sv, &sink, &gpid); });
         if (gpid > 0 && pid_alive(gpid)) ::kill(gpid, SIGKILL);
     }
 }

@@ -20,6 +20,23 @@ Task<void> start_and_expect_running(Supervisor& sv, std::string name) {
     CHECK(sv.find(name)->status().state == ServiceState::running);
 }
 
+// Starts "api"; *took is how long it took to become running.
+Task<void> time_start(Supervisor& sv, Millis* took) {
+    auto t0 = Clock::now();
+    co_await start_and_expect_running(sv, "api");
+    *took = std::chrono::duration_cast<Millis>(Clock::now() - t0);
+}
+
+// Starts "api" and stops it; *took is how long the stop took.
+Task<void> time_stop(Supervisor& sv, Millis* took) {
+    co_await start_and_expect_running(sv, "api");
+    auto t0 = Clock::now();
+    std::vector<std::string> which7{"api"};  // not in the co_await (g++ 12)
+    (void)co_await sv.stop(which7);
+    *took = std::chrono::duration_cast<Millis>(Clock::now() - t0);
+    CHECK(sv.find("api")->status().stopped_by == StopStep::signal);
+}
+
 // A listening socket on 127.0.0.1:port, closed by the destructor.
 struct Holder {
     int fd = -1;
@@ -49,11 +66,7 @@ TEST_SUITE("probes") {
         s.ready.target = "/ready";
         REQUIRE(sup.add(s));
         Millis took{0};
-        run_engine(sup, [&took](Supervisor& sv, std::stop_token) -> Task<void> {
-            auto t0 = Clock::now();
-            co_await start_and_expect_running(sv, "api");
-            took = std::chrono::duration_cast<Millis>(Clock::now() - t0);
-        });
+        run_engine(sup, [&took](Supervisor& sv, std::stop_token) { return time_start(sv, &took); });
         CHECK(took.count() >= 300);  // 503 until then
     }
 
@@ -142,14 +155,7 @@ TEST_SUITE("probes") {
         s.stop.timeout = Millis(1000);
         REQUIRE(sup.add(s));
         Millis took{0};
-        run_engine(sup, [&took](Supervisor& sv, std::stop_token) -> Task<void> {
-            co_await start_and_expect_running(sv, "api");
-            auto t0 = Clock::now();
-            std::vector<std::string> which7{"api"};  // not in the co_await (g++ 12)
-            (void)co_await sv.stop(which7);
-            took = std::chrono::duration_cast<Millis>(Clock::now() - t0);
-            CHECK(sv.find("api")->status().stopped_by == StopStep::signal);
-        });
+        run_engine(sup, [&took](Supervisor& sv, std::stop_token) { return time_stop(sv, &took); });
         CHECK(took.count() >= 500);
         CHECK(took.count() < 1000);
     }

@@ -34,6 +34,47 @@ std::size_t occurrences(const std::string& text, const std::string& needle) {
     return n;
 }
 
+// A service running `command` that prints "stray <pid>" of a process it
+// started, ready once that line is out.
+ServiceSpec with_stray(std::string name, std::string command) {
+    auto s = spec(std::move(name), CommandSpec{std::move(command)});
+    s.ready.kind = ProbeKind::log;
+    s.ready.target = "^stray \\d+$";
+    return s;
+}
+
+// Starts the services and finds the stray of the "stray <pid>" line
+// (*stray), once it runs in a session of its own.
+Task<void> start_with_stray(Supervisor& sv, const CollectingSink* sink, int* stray) {
+    auto r = co_await sv.start();
+    REQUIRE_MESSAGE(r.has_value(), why(r));
+    *stray = pid_after(*sink, "stray");
+    REQUIRE(*stray > 0);
+    bool alone = co_await in_own_session(*stray);
+    REQUIRE(alone);
+}
+
+// The stray of "escaper" carries no instance tag, and stopping the
+// service stops it too.
+Task<void> stop_escaper(Supervisor& sv, const CollectingSink* sink, int* stray) {
+    co_await start_with_stray(sv, sink, stray);
+    CHECK_FALSE(carries_instance(*stray, sv.find("escaper")->status().instance));
+    std::vector<std::string> which{"escaper"};  // not in the co_await (g++ 12)
+    (void)co_await sv.stop(which);
+    CHECK_FALSE(pid_alive(*stray));  // before the supervisor ends
+}
+
+// The stray of "orphaner" is adopted by the subreaper (this process).
+Task<void> adopt_orphan(Supervisor& sv, const CollectingSink* sink, int* stray) {
+    co_await start_with_stray(sv, sink, stray);
+    for (int i = 0; i < 300; ++i) {
+        auto st = read_proc_stat(*stray);
+        if (st && st->ppid == ::getpid()) break;
+        co_await sleep(10ms);
+    }
+    CHECK(read_proc_stat(*stray)->ppid == ::getpid());  // adopted by the subreaper
+}
+
 // Kills `pid` when the test ends, whatever happened (a stray the test looks
 // for must not outlive a failing test).
 struct KillAtEnd {
@@ -74,24 +115,10 @@ TEST_SUITE("stopping") {
         CollectingSink sink;
         Supervisor sup(sink_options(&sink));
         // No REINS_INSTANCE, another session and group: only its parent links it.
-        auto s = spec("escaper", CommandSpec{"env -i setsid sleep 300 & echo \"stray $!\"; exec sleep 300"});
-        s.ready.kind = ProbeKind::log;
-        s.ready.target = "^stray \\d+$";
-        REQUIRE(sup.add(s));
+        REQUIRE(sup.add(with_stray("escaper", "env -i setsid sleep 300 & echo \"stray $!\"; exec sleep 300")));
         int stray = 0;
         KillAtEnd guard{&stray};
-        run_engine(sup, [&stray, &sink](Supervisor& sv, std::stop_token) -> Task<void> {
-            auto r = co_await sv.start();
-            REQUIRE_MESSAGE(r.has_value(), why(r));
-            stray = pid_after(sink, "stray");
-            REQUIRE(stray > 0);
-            bool alone = co_await in_own_session(stray);
-            REQUIRE(alone);
-            CHECK_FALSE(carries_instance(stray, sv.find("escaper")->status().instance));
-            std::vector<std::string> which{"escaper"};  // not in the co_await (g++ 12)
-            (void)co_await sv.stop(which);
-            CHECK_FALSE(pid_alive(stray));  // before the supervisor ends
-        });
+        run_engine(sup, [&](Supervisor& sv, std::stop_token) { return stop_escaper(sv, &sink, &stray); });
     }
 
     TEST_CASE("an orphan that cleared its environment and called setsid is stopped when the supervisor ends") {
@@ -101,26 +128,10 @@ TEST_SUITE("stopping") {
         Supervisor sup(opts);
         // Its parent (the subshell) exits at once: the subreaper adopts it,
         // and nothing names its service any more (docs/engine.md).
-        auto s = spec("orphaner", CommandSpec{"(env -i setsid sleep 300 & echo \"stray $!\"); exec sleep 300"});
-        s.ready.kind = ProbeKind::log;
-        s.ready.target = "^stray \\d+$";
-        REQUIRE(sup.add(s));
+        REQUIRE(sup.add(with_stray("orphaner", "(env -i setsid sleep 300 & echo \"stray $!\"); exec sleep 300")));
         int stray = 0;
         KillAtEnd guard{&stray};
-        run_engine(sup, [&stray, &sink](Supervisor& sv, std::stop_token) -> Task<void> {
-            auto r = co_await sv.start();
-            REQUIRE_MESSAGE(r.has_value(), why(r));
-            stray = pid_after(sink, "stray");
-            REQUIRE(stray > 0);
-            bool alone = co_await in_own_session(stray);
-            REQUIRE(alone);
-            for (int i = 0; i < 300; ++i) {
-                auto st = read_proc_stat(stray);
-                if (st && st->ppid == ::getpid()) break;
-                co_await sleep(10ms);
-            }
-            CHECK(read_proc_stat(stray)->ppid == ::getpid());  // adopted by the subreaper
-        });
+        run_engine(sup, [&](Supervisor& sv, std::stop_token) { return adopt_orphan(sv, &sink, &stray); });
         // run() has returned: the supervisor stopped its services, then its orphans.
         CHECK_FALSE(pid_alive(stray));
     }

@@ -11,42 +11,13 @@
 #include <vector>
 
 #include "harness.hpp"
+#include "process_harness.hpp"
 #include "reins/async/process.hpp"
 
 using namespace reins;
 using namespace reins::test;
 
 namespace {
-
-// SIGKILLs a new-session child's group at scope end (see process_test.cpp).
-struct GroupGuard {
-    int pgid = 0;
-    explicit GroupGuard(int p) : pgid(p) {}
-    GroupGuard(const GroupGuard&) = delete;
-    GroupGuard& operator=(const GroupGuard&) = delete;
-    ~GroupGuard() {
-        if (pgid > 1) ::kill(-pgid, SIGKILL);
-    }
-};
-
-ProcessOptions sh(std::string script) {
-    ProcessOptions o;
-    o.argv = {"/bin/sh", "-c", std::move(script)};
-    return o;
-}
-
-Task<std::string> read_all(Stream* s) {
-    std::string out;
-    for (;;) {
-        auto r = co_await s->read();
-        if (!r) {
-            CHECK_MESSAGE(r.error().is(Errc::end_of_stream), r.error().message());
-            break;
-        }
-        out.append(*r);
-    }
-    co_return out;
-}
 
 // "pipe:[INODE]", as /proc/PID/fd/N links name the pipe behind a Stream.
 std::string pipe_link(const Stream& s) {
@@ -90,13 +61,11 @@ TEST_SUITE("process") {
             GroupGuard guard(p->pid());
             Stream out = p->take_stdout();
             Stream err = p->take_stderr();
-            auto text = co_await read_all(&out);
-            auto etext = co_await read_all(&err);
-            CHECK(text == "out-fifo\nout-path\n");
-            CHECK(etext == "err-fifo\nerr-path\n");
-            auto r = co_await p->wait();
-            REQUIRE(r.has_value());
-            CHECK(r->success());
+            auto got = co_await read_outputs_and_wait(&*p, &out, &err);
+            CHECK(got.out == "out-fifo\nout-path\n");
+            CHECK(got.err == "err-fifo\nerr-path\n");
+            REQUIRE(got.exit.has_value());
+            CHECK(got.exit->success());
         });
     }
 

@@ -10,47 +10,11 @@
 
 #include "harness.hpp"
 #include "reins/async/stream.hpp"
+#include "stream_harness.hpp"
 
 using namespace reins;
 using namespace reins::test;
 using Clock = std::chrono::steady_clock;
-
-namespace {
-
-// Both ends of a fresh socketpair as Streams (needs the current Loop).
-std::pair<Stream, Stream> stream_pair() {
-    int fds[2];
-    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0);
-    auto a = Stream::open_fd(fds[0]);
-    auto b = Stream::open_fd(fds[1]);
-    REQUIRE(a.has_value());
-    REQUIRE(b.has_value());
-    return {std::move(*a), std::move(*b)};
-}
-
-// Reads until `n` bytes arrived or the stream ends/fails.
-Task<std::string> read_n(Stream* s, std::size_t n, std::stop_token stop = {}) {
-    std::string out;
-    while (out.size() < n) {
-        auto r = co_await s->read(stop);
-        if (!r) break;
-        out.append(*r);
-    }
-    co_return out;
-}
-
-// Restores the previous SIGPIPE disposition when the test ends.
-struct IgnoreSigpipe {
-    struct sigaction old {};
-    IgnoreSigpipe() {
-        struct sigaction ign {};
-        ign.sa_handler = SIG_IGN;
-        sigaction(SIGPIPE, &ign, &old);
-    }
-    ~IgnoreSigpipe() { sigaction(SIGPIPE, &old, nullptr); }
-};
-
-}  // namespace
 
 TEST_SUITE("stream") {
     TEST_CASE("bytes make the round trip both ways") {

@@ -15,6 +15,7 @@
 
 #include "fd_exhaustion.hpp"
 #include "harness.hpp"
+#include "listener_harness.hpp"
 #include "reins/async/tcp.hpp"
 #include "reins/async/unix_socket.hpp"
 #include "temp_dir.hpp"
@@ -32,16 +33,6 @@ std::string deep_dir(const TempDir& t) {
     return dir;
 }
 
-Task<std::string> read_n(Stream* s, std::size_t n) {
-    std::string out;
-    while (out.size() < n) {
-        auto r = co_await s->read();
-        if (!r) break;
-        out.append(*r);
-    }
-    co_return out;
-}
-
 mode_t file_mode(const std::string& path) {
     struct stat sb {};
     REQUIRE(::lstat(path.c_str(), &sb) == 0);
@@ -51,26 +42,6 @@ mode_t file_mode(const std::string& path) {
 bool exists(const std::string& path) {
     struct stat sb {};
     return ::lstat(path.c_str(), &sb) == 0;
-}
-
-// Connect, accept, one message each way.
-Task<void> round_trip(UnixListener* l, std::string path) {
-    auto client = co_await unix_connect(path);
-    REQUIRE(client.has_value());
-    auto server = co_await l->accept();
-    REQUIRE(server.has_value());
-    auto w = co_await client->write("ping");
-    CHECK(w.has_value());
-    auto got = co_await read_n(&*server, 4);
-    CHECK(got == "ping");
-    auto w2 = co_await server->write("pong");
-    CHECK(w2.has_value());
-    auto back = co_await read_n(&*client, 4);
-    CHECK(back == "pong");
-    client->close();
-    auto eof = co_await server->read();
-    REQUIRE_FALSE(eof.has_value());
-    CHECK(eof.error().is(Errc::end_of_stream));
 }
 
 }  // namespace
@@ -301,18 +272,7 @@ TEST_SUITE("unix_socket") {
             std::string path = t / "a.sock";
             auto l = UnixListener::listen(path);
             REQUIRE(l.has_value());
-            std::stop_source src;
-            Result<Stream> got = fail(Errc::timeout);
-            auto acceptor = [](UnixListener* ls, std::stop_token st, Result<Stream>* out) -> Task<void> {
-                *out = co_await ls->accept(std::move(st));
-            };
-            TaskScope scope = TaskScope::shielded();
-            scope.spawn(acceptor(&*l, src.get_token(), &got));
-            co_await sleep(10ms);
-            src.request_stop();
-            co_await scope.join();
-            REQUIRE_FALSE(got.has_value());
-            CHECK(got.error().is(Errc::cancelled));
+            co_await stopped_accept_is_cancelled(&*l);
             std::stop_source pre;
             pre.request_stop();
             auto r = co_await l->accept(pre.get_token());
@@ -328,15 +288,7 @@ TEST_SUITE("unix_socket") {
             REQUIRE(l.has_value());
             auto owned = std::make_unique<UnixListener>(std::move(*l));
             CHECK_FALSE(*l);
-            Result<Stream> got = fail(Errc::timeout);
-            auto acceptor = [](UnixListener* ls, Result<Stream>* out) -> Task<void> { *out = co_await ls->accept(); };
-            TaskScope scope = TaskScope::shielded();
-            scope.spawn(acceptor(owned.get(), &got));
-            co_await sleep(5ms);
-            owned.reset();
-            co_await scope.join();
-            REQUIRE_FALSE(got.has_value());
-            CHECK(got.error().is(Errc::cancelled));
+            co_await destroyed_listener_cancels_accept(&owned);
             CHECK_FALSE(exists(t / "o.sock"));
             UnixListener closed;
             auto r = co_await closed.accept();

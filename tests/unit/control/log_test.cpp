@@ -87,6 +87,90 @@ Task<void> stop_after(std::stop_source* stop, std::chrono::milliseconds d) {
     stop->request_stop();
 }
 
+// Two lines, a piece of a long one and a note; after a loop turn they are
+// in <dir>/logs/api.log, each with its stamp and stream tag.
+Task<void> write_stamped_lines(std::string dir) {
+    LogWriter w([dir](const std::string& s) { return LogTarget{dir + "/logs/" + s + ".log"}; });
+    co_await w.write(line("hello"));
+    co_await w.write(line("oops", true));
+    co_await w.write(line("tail of a long line", true, true));
+    w.note("api", "running (ready: tcp 127.0.0.1:8000)");
+    co_await sleep(std::chrono::milliseconds(5));  // a loop turn: the batch is written
+    auto text = slurp(dir + "/logs/api.log");
+    std::regex re(
+        "^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z out hello\n"
+        "\\S+ err oops\n\\S+ err\\+ tail of a long line\n\\S+ reins running \\(ready: tcp 127.0.0.1:8000\\)\n$");
+    CHECK_MESSAGE(std::regex_match(text, re), text);
+}
+
+// 200 lines of about 50 bytes, one by one, into <dir>/api.log rotated at
+// 1000 bytes with 3 old files kept.
+Task<void> write_lines_rotating(std::string dir) {
+    LogWriter w([dir](const std::string& s) { return LogTarget{dir + "/" + s + ".log", 1000, 3}; });
+    for (int i = 0; i < 200; ++i) {
+        co_await w.write(line("line " + std::to_string(i) + std::string(40, 'x')));
+        if (i % 10 == 0) co_await sleep(std::chrono::milliseconds(0));
+    }
+    w.flush();
+}
+
+// A 300-byte line between two short ones, into <dir>/api.log rotated at 100
+// bytes with 2 old files kept.
+Task<void> write_line_past_max_size(std::string dir) {
+    LogWriter w([dir](const std::string& s) { return LogTarget{dir + "/" + s + ".log", 100, 2}; });
+    co_await w.write(line("short"));
+    co_await w.write(line(std::string(300, 'L')));
+    co_await w.write(line("after"));
+    w.flush();
+}
+
+// A batch of stdout lines (with a piece) at known_time(), then one of
+// stderr 1 ms later, into <dir>/api.log.
+Task<void> write_out_and_err_batches(std::string dir) {
+    LogWriter w([dir](const std::string& s) { return LogTarget{dir + "/" + s + ".log"}; });
+    OwnedBatch out({{"first", false}, {"", false}, {"long-a", false}, {"long-b", true}, {"last", false}});
+    OwnedBatch err({{"oops", false}, {"oops-b", true}});
+    co_await w.write(out.view(false, known_time()));
+    co_await w.write(err.view(true, known_time() + 1ms));
+    w.flush();
+}
+
+// The same 200 lines as write_lines_rotating, in one batch.
+Task<void> write_batch_rotating(std::string dir) {
+    LogWriter w([dir](const std::string& s) { return LogTarget{dir + "/" + s + ".log", 1000, 3}; });
+    std::vector<std::pair<std::string, bool>> lines;
+    for (int i = 0; i < 200; ++i) lines.emplace_back("line " + std::to_string(i) + std::string(40, 'x'), false);
+    OwnedBatch batch(lines);
+    co_await w.write(batch.view(false, std::chrono::system_clock::now()));
+    w.flush();
+}
+
+// 64 Ki empty lines in one batch into <dir>/api.log: most on disk before
+// write() returns, all of them after a loop turn.
+Task<void> write_empty_lines(std::string dir) {
+    LogWriter w([dir](const std::string& s) { return LogTarget{dir + "/" + s + ".log"}; });
+    std::vector<std::pair<std::string, bool>> lines(65536, {"", false});
+    OwnedBatch batch(lines);
+    co_await w.write(batch.view(false, known_time()));
+    // Already on disk but for less than 128 KiB: the rest goes at the loop turn.
+    CHECK(file_size(dir + "/api.log") >= 65536 * 30 - 128 * 1024);
+    co_await sleep(5ms);
+    CHECK(file_size(dir + "/api.log") == 65536 * 30);  // "<stamp> out \n"
+}
+
+// One line into <dir>/api.log; *seen is its size as another thread saw it
+// 100 ms later, while the loop was blocked in its poll.
+Task<void> write_quiet_line(std::string dir, long* seen) {
+    LogWriter w([dir](const std::string& s) { return LogTarget{dir + "/" + s + ".log"}; });
+    co_await w.write(line("quiet"));
+    std::thread looker([path = dir + "/api.log", seen] {
+        std::this_thread::sleep_for(100ms);
+        *seen = file_size(path);
+    });
+    co_await sleep(300ms);
+    looker.join();
+}
+
 // The log's folder is a file at first: once a write of it failed, the next
 // write waits; 150 ms later the file makes way for a folder, and the held
 // lines and the new one reach the file.
@@ -127,19 +211,7 @@ Task<void> write_until_stopped(std::string dir, int* errors) {
 TEST_SUITE("log") {
     TEST_CASE("lines are written with a UTC timestamp and their stream") {
         TempDir tmp("log");
-        run_test([&tmp](std::stop_token) -> Task<void> {
-            LogWriter w([&tmp](const std::string& s) { return LogTarget{tmp.path + "/logs/" + s + ".log"}; });
-            co_await w.write(line("hello"));
-            co_await w.write(line("oops", true));
-            co_await w.write(line("tail of a long line", true, true));
-            w.note("api", "running (ready: tcp 127.0.0.1:8000)");
-            co_await sleep(std::chrono::milliseconds(5));  // a loop turn: the batch is written
-            auto text = slurp(tmp.path + "/logs/api.log");
-            std::regex re(
-                "^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z out hello\n"
-                "\\S+ err oops\n\\S+ err\\+ tail of a long line\n\\S+ reins running \\(ready: tcp 127.0.0.1:8000\\)\n$");
-            CHECK_MESSAGE(std::regex_match(text, re), text);
-        });
+        run_test([&tmp](std::stop_token) { return write_stamped_lines(tmp.path); });
         struct stat st {};
         REQUIRE(::stat((tmp.path + "/logs/api.log").c_str(), &st) == 0);
         CHECK((st.st_mode & 0777) == 0600);
@@ -147,14 +219,7 @@ TEST_SUITE("log") {
 
     TEST_CASE("rotation keeps exactly `keep` old files, none past max_size") {
         TempDir tmp("log");
-        run_test([&tmp](std::stop_token) -> Task<void> {
-            LogWriter w([&tmp](const std::string& s) { return LogTarget{tmp.path + "/" + s + ".log", 1000, 3}; });
-            for (int i = 0; i < 200; ++i) {
-                co_await w.write(line("line " + std::to_string(i) + std::string(40, 'x')));
-                if (i % 10 == 0) co_await sleep(std::chrono::milliseconds(0));
-            }
-            w.flush();
-        });
+        run_test([&tmp](std::stop_token) { return write_lines_rotating(tmp.path); });
         CHECK(files_in(tmp.path) == std::vector<std::string>{"api.log", "api.log.1", "api.log.2", "api.log.3"});
         for (auto f : {"api.log", "api.log.1", "api.log.2", "api.log.3"}) CHECK(file_size(tmp.path + "/" + f) <= 1000);
         CHECK(slurp(tmp.path + "/api.log").find("line 199") != std::string::npos);
@@ -163,13 +228,7 @@ TEST_SUITE("log") {
 
     TEST_CASE("a line longer than max_size goes whole into a fresh file") {
         TempDir tmp("log");
-        run_test([&tmp](std::stop_token) -> Task<void> {
-            LogWriter w([&tmp](const std::string& s) { return LogTarget{tmp.path + "/" + s + ".log", 100, 2}; });
-            co_await w.write(line("short"));
-            co_await w.write(line(std::string(300, 'L')));
-            co_await w.write(line("after"));
-            w.flush();
-        });
+        run_test([&tmp](std::stop_token) { return write_line_past_max_size(tmp.path); });
         CHECK(slurp(tmp.path + "/api.log.1").find(std::string(300, 'L')) != std::string::npos);
         CHECK(slurp(tmp.path + "/api.log.2").find("short") != std::string::npos);
         CHECK(slurp(tmp.path + "/api.log").find("after") != std::string::npos);
@@ -200,14 +259,7 @@ TEST_SUITE("log") {
         CHECK(LogWriter::timestamp(known_time()) == "2026-11-22T10:15:03.123Z");
         CHECK(LogWriter::timestamp(known_time() + 877ms) == "2026-11-22T10:15:04.000Z");
         TempDir tmp("log");
-        run_test([&tmp](std::stop_token) -> Task<void> {
-            LogWriter w([&tmp](const std::string& s) { return LogTarget{tmp.path + "/" + s + ".log"}; });
-            OwnedBatch out({{"first", false}, {"", false}, {"long-a", false}, {"long-b", true}, {"last", false}});
-            OwnedBatch err({{"oops", false}, {"oops-b", true}});
-            co_await w.write(out.view(false, known_time()));
-            co_await w.write(err.view(true, known_time() + 1ms));
-            w.flush();
-        });
+        run_test([&tmp](std::stop_token) { return write_out_and_err_batches(tmp.path); });
         const std::string s = "2026-11-22T10:15:03.123Z ";
         const std::string e = "2026-11-22T10:15:03.124Z ";
         CHECK(slurp(tmp.path + "/api.log") == s + "out first\n" + s + "out \n" + s + "out long-a\n" + s +
@@ -217,14 +269,7 @@ TEST_SUITE("log") {
 
     TEST_CASE("rotation is decided line by line inside a batch") {
         TempDir tmp("log");
-        run_test([&tmp](std::stop_token) -> Task<void> {
-            LogWriter w([&tmp](const std::string& s) { return LogTarget{tmp.path + "/" + s + ".log", 1000, 3}; });
-            std::vector<std::pair<std::string, bool>> lines;
-            for (int i = 0; i < 200; ++i) lines.emplace_back("line " + std::to_string(i) + std::string(40, 'x'), false);
-            OwnedBatch batch(lines);
-            co_await w.write(batch.view(false, std::chrono::system_clock::now()));
-            w.flush();
-        });
+        run_test([&tmp](std::stop_token) { return write_batch_rotating(tmp.path); });
         CHECK(files_in(tmp.path) == std::vector<std::string>{"api.log", "api.log.1", "api.log.2", "api.log.3"});
         for (auto f : {"api.log", "api.log.1", "api.log.2", "api.log.3"}) CHECK(file_size(tmp.path + "/" + f) <= 1000);
         // Rotated files were filled first (lines are 76-78 bytes).
@@ -236,35 +281,15 @@ TEST_SUITE("log") {
 
     TEST_CASE("a batch of 64 Ki empty lines is written whole, in bounded pieces") {
         TempDir tmp("log");
-        run_test([&tmp](std::stop_token) -> Task<void> {
-            LogWriter w([&tmp](const std::string& s) { return LogTarget{tmp.path + "/" + s + ".log"}; });
-            std::vector<std::pair<std::string, bool>> lines(65536, {"", false});
-            OwnedBatch batch(lines);
-            co_await w.write(batch.view(false, known_time()));
-            // Already on disk but for less than 128 KiB: the rest goes at the loop turn.
-            CHECK(file_size(tmp.path + "/api.log") >= 65536 * 30 - 128 * 1024);
-            co_await sleep(5ms);
-            CHECK(file_size(tmp.path + "/api.log") == 65536 * 30);  // "<stamp> out \n"
-        });
+        run_test([&tmp](std::stop_token) { return write_empty_lines(tmp.path); });
     }
 
     TEST_CASE("a lone line is in the file before the loop waits for I/O") {
         // A quiet service's last line must not wait in the buffer until
         // something else wakes the loop: `reins logs` reads the file.
         TempDir tmp("log");
-        const std::string path = tmp.path + "/api.log";
         long seen = -2;
-        run_test([&tmp, &path, &seen](std::stop_token) -> Task<void> {
-            LogWriter w([&tmp](const std::string& s) { return LogTarget{tmp.path + "/" + s + ".log"}; });
-            co_await w.write(line("quiet"));
-            // Another thread looks while the loop is blocked in its poll.
-            std::thread looker([&path, &seen] {
-                std::this_thread::sleep_for(100ms);
-                seen = file_size(path);
-            });
-            co_await sleep(300ms);
-            looker.join();
-        });
+        run_test([&tmp, &seen](std::stop_token) { return write_quiet_line(tmp.path, &seen); });
         CHECK(seen == 30 + 5);  // "<stamp> out quiet\n"
     }
 }

@@ -1,5 +1,5 @@
-// Helpers of the client tests: the fixture server as a child process, and a
-// scripted one-connection responder for exact byte sequences.
+// Helpers of the client tests: the fixture server as a child process, a
+// scripted one-connection responder for exact byte sequences, and checks.
 #pragma once
 
 #include <netinet/in.h>
@@ -9,9 +9,11 @@
 #include <chrono>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "harness.hpp"
+#include "loopback.hpp"
 #include "reins/async/line_reader.hpp"
 #include "reins/async/process.hpp"
 #include "reins/async/tcp.hpp"
@@ -20,47 +22,15 @@
 
 namespace reins::test {
 
-inline Endpoint loopback(int port = 0) {
-    auto ep = parse_endpoint("127.0.0.1", port);
-    REQUIRE(ep.has_value());
-    return *ep;
+/// Request options with a deadline of `ms` milliseconds.
+inline http::RequestOptions with_timeout_ms(int ms) {
+    http::RequestOptions o;
+    o.timeout = std::chrono::milliseconds(ms);
+    return o;
 }
 
-/// A port nothing listens on (bound, then released).
-inline int closed_port() {
-    auto l = TcpListener::listen(loopback());
-    REQUIRE(l.has_value());
-    return l->local().port();
-}
-
-/// A listening socket nobody accepts from, with a backlog of 0: once one
-/// connection fills its queue the kernel drops further SYNs and connects hang
-/// (as in tcp_test). Plain fd: libuv would accept.
-struct BlackHole {
-    int fd = -1;
-    Endpoint ep;
-    BlackHole() {
-        fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        REQUIRE(fd >= 0);
-        Endpoint any = loopback();
-        REQUIRE(::bind(fd, any.sa(), sizeof(sockaddr_in)) == 0);
-        REQUIRE(::listen(fd, 0) == 0);
-        socklen_t len = sizeof ep.addr;
-        REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&ep.addr), &len) == 0);
-    }
-    ~BlackHole() { ::close(fd); }
-};
-
-/// Connects to the black hole until a connect hangs; keeps the connections
-/// that got in. True once the queue is full.
-inline Task<bool> fill_backlog(Endpoint ep, std::vector<Stream>* keep) {
-    for (int i = 0; i < 16; ++i) {
-        auto r = co_await tcp_connect(ep, std::chrono::milliseconds(200));
-        if (!r) co_return r.error().is(Errc::timeout);
-        keep->push_back(std::move(*r));
-    }
-    co_return false;
-}
+/// The error's message contains `text`.
+inline bool has(const Error& e, std::string_view text) { return e.message().find(text) != std::string::npos; }
 
 /// A running tools/fixture server (REINS_FIXTURE). Its Process, in a session
 /// of its own, is SIGKILLed with its group when the Fixture goes away, even

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include <nlohmann/json.hpp>
+
 namespace reins::test {
 
 using http::Request;
@@ -232,6 +234,20 @@ Task<bool> read_at_least(Conn* c, std::size_t n, std::chrono::milliseconds timeo
         if (!more) co_return false;
     }
     co_return true;
+}
+
+Task<void> expect_refusal(TestServer* ts, std::string bytes, int status) {
+    Conn c = co_await connect(ts);
+    co_await send(&c, std::move(bytes));
+    auto r = co_await next_response(&c);
+    REQUIRE(r.has_value());
+    CHECK(r->status == status);
+    CHECK(r->header("Connection") == "close");
+    CHECK(r->header("Content-Type") == "application/json");
+    CHECK(nlohmann::json::parse(r->body).contains("error"));
+    bool eof = co_await read_to_eof(&c);
+    CHECK(eof);
+    CHECK(ts->stats.calls == 0);
 }
 
 }  // namespace reins::test

@@ -91,6 +91,9 @@ Task<std::optional<RawResponse>> next_response(Conn* c, bool head = false, std::
 Task<bool> read_to_eof(Conn* c, std::chrono::milliseconds timeout = 5s);
 /// Reads until c->buf holds `n` bytes or more (false on EOF/timeout).
 Task<bool> read_at_least(Conn* c, std::size_t n, std::chrono::milliseconds timeout = 5s);
+/// Sends `bytes` on a new connection and expects a JSON error with `status`,
+/// then the connection closed, and no handler run.
+Task<void> expect_refusal(TestServer* ts, std::string bytes, int status);
 /// Polls `flag()` every 5 ms for at most `timeout`.
 template <class Pred>
 Task<bool> eventually(Pred pred, std::chrono::milliseconds timeout = 3s) {

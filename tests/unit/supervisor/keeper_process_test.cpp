@@ -98,6 +98,77 @@ long private_dirty_kb(pid_t pid) {
     return -1;
 }
 
+// Starts a keeper guarding `bare`'s group, then abandons it as if this
+// process died; *keeper_pid is the keeper's pid.
+Task<void> guard_and_abandon(pid_t bare, pid_t* keeper_pid) {
+    auto k = KeeperProcess::start(tag);
+    REQUIRE(k.has_value());
+    *keeper_pid = k->pid();
+    CHECK(*keeper_pid > 0);
+    k->guard_group(bare);
+    k->guard_group(4194000);  // guarded, then released: never signalled
+    k->release_group(4194000);
+    // As if this process died: the socket closes without a word.
+    k->abandon();
+    CHECK(k->pid() == 0);
+    co_return;
+}
+
+// Starts a keeper guarding `tagged`'s group, then finishes cleanly;
+// *keeper_pid is the keeper's pid.
+Task<void> guard_and_finish(pid_t tagged, pid_t* keeper_pid) {
+    auto k = KeeperProcess::start(tag);
+    REQUIRE(k.has_value());
+    *keeper_pid = k->pid();
+    k->guard_group(tagged);
+    k->finish();
+    co_return;
+}
+
+// Starts a keeper guarding `bare`'s group, SIGKILLs it and waits for its
+// replacement, then abandons that; what the keeper said goes to *said.
+Task<void> kill_the_keeper(pid_t bare, std::vector<std::string>* said) {
+    auto k = KeeperProcess::start(tag, [said](const std::string& line) { said->push_back(line); });
+    REQUIRE(k.has_value());
+    k->guard_group(bare);
+    const pid_t first = k->pid();
+    ::kill(first, SIGKILL);
+    for (int i = 0; i < 200 && k->pid() == first; ++i) co_await sleep(10ms);
+    CHECK(k->pid() != first);
+    CHECK(k->pid() > 0);
+    errno = 0;
+    CHECK(::waitpid(first, nullptr, WNOHANG) < 0);  // reaped, not a zombie
+    CHECK(errno == ECHILD);
+    k->abandon();  // the replacement knows the group
+}
+
+// Starts a keeper, rewrites the `size` bytes at `big`, and checks that the
+// keeper did not keep a copy of them.
+Task<void> rewrite_under_keeper(char* big, std::size_t size) {
+    auto k = KeeperProcess::start(tag);
+    REQUIRE(k.has_value());
+    co_await sleep(100ms);  // it drops its copy first thing
+    std::memset(big, 2, size);
+    long kb = private_dirty_kb(k->pid());
+    INFO("keeper Private_Dirty: " << kb << " kB");
+    CHECK(kb >= 0);
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+    CHECK(kb < 4096);  // (a sanitized keeper keeps its copy: see keeper_sweep.cpp)
+#endif
+    k->finish();
+}
+
+// Starts a keeper (*started: whether it did) guarding `bare`'s group,
+// then abandons it 50 ms later.
+Task<void> guard_a_while_and_abandon(pid_t bare, bool* started) {
+    auto k = KeeperProcess::start(tag);
+    *started = k.has_value();
+    if (!*started) co_return;
+    k->guard_group(bare);
+    co_await sleep(50ms);
+    k->abandon();
+}
+
 }  // namespace
 
 TEST_SUITE("keeper_process") {
@@ -124,19 +195,7 @@ TEST_SUITE("keeper_process") {
         REQUIRE(wait_exec(bare));
         REQUIRE(wait_exec(stranger));
         pid_t keeper_pid = 0;
-        run_test([&](std::stop_token) -> Task<void> {
-            auto k = KeeperProcess::start(tag);
-            REQUIRE(k.has_value());
-            keeper_pid = k->pid();
-            CHECK(keeper_pid > 0);
-            k->guard_group(bare);
-            k->guard_group(4194000);  // guarded, then released: never signalled
-            k->release_group(4194000);
-            // As if this process died: the socket closes without a word.
-            k->abandon();
-            CHECK(k->pid() == 0);
-            co_return;
-        });
+        run_test([&](std::stop_token) { return guard_and_abandon(bare, &keeper_pid); });
         CHECK(killed_within_2s(tagged));
         CHECK(killed_within_2s(bare));
         CHECK(process_alive(*process_ref(stranger)));  // another supervisor's
@@ -151,14 +210,7 @@ TEST_SUITE("keeper_process") {
         pid_t tagged = fake_service(children, {"REINS_INSTANCE=web" + tag + "2"});
         REQUIRE(wait_exec(tagged));
         pid_t keeper_pid = 0;
-        run_test([&](std::stop_token) -> Task<void> {
-            auto k = KeeperProcess::start(tag);
-            REQUIRE(k.has_value());
-            keeper_pid = k->pid();
-            k->guard_group(tagged);
-            k->finish();
-            co_return;
-        });
+        run_test([&](std::stop_token) { return guard_and_finish(tagged, &keeper_pid); });
         CHECK(process_alive(*process_ref(tagged)));
         CHECK(::waitpid(keeper_pid, nullptr, WNOHANG) < 0);
         CHECK_FALSE(process_alive(ProcessRef{keeper_pid, 0}));
@@ -201,20 +253,7 @@ TEST_SUITE("keeper_process") {
         pid_t bare = fake_service(children, {});
         REQUIRE(wait_exec(bare));
         std::vector<std::string> said;
-        run_test([&](std::stop_token) -> Task<void> {
-            auto k = KeeperProcess::start(tag, [&](const std::string& line) { said.push_back(line); });
-            REQUIRE(k.has_value());
-            k->guard_group(bare);
-            const pid_t first = k->pid();
-            ::kill(first, SIGKILL);
-            for (int i = 0; i < 200 && k->pid() == first; ++i) co_await sleep(10ms);
-            CHECK(k->pid() != first);
-            CHECK(k->pid() > 0);
-            errno = 0;
-            CHECK(::waitpid(first, nullptr, WNOHANG) < 0);  // reaped, not a zombie
-            CHECK(errno == ECHILD);
-            k->abandon();  // the replacement knows the group
-        });
+        run_test([&](std::stop_token) { return kill_the_keeper(bare, &said); });
         REQUIRE(said.size() == 1);
         CHECK(said[0].find("killed by signal 9") != std::string::npos);
         CHECK(said[0].find("started a new one") != std::string::npos);
@@ -227,19 +266,7 @@ TEST_SUITE("keeper_process") {
         const std::size_t size = 32u << 20;
         std::unique_ptr<char[]> big(new char[size]);
         std::memset(big.get(), 1, size);
-        run_test([&](std::stop_token) -> Task<void> {
-            auto k = KeeperProcess::start(tag);
-            REQUIRE(k.has_value());
-            co_await sleep(100ms);  // it drops its copy first thing
-            std::memset(big.get(), 2, size);
-            long kb = private_dirty_kb(k->pid());
-            INFO("keeper Private_Dirty: " << kb << " kB");
-            CHECK(kb >= 0);
-#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
-            CHECK(kb < 4096);  // (a sanitized keeper keeps its copy: see keeper_sweep.cpp)
-#endif
-            k->finish();
-        });
+        run_test([&](std::stop_token) { return rewrite_under_keeper(big.get(), size); });
         CHECK(big[size - 1] == 2);
     }
 
@@ -251,14 +278,7 @@ TEST_SUITE("keeper_process") {
         REQUIRE(wait_exec(bare));
         bool started = false;
         std::thread host([&] {
-            run_test([&](std::stop_token) -> Task<void> {
-                auto k = KeeperProcess::start(tag);
-                started = k.has_value();
-                if (!started) co_return;
-                k->guard_group(bare);
-                co_await sleep(50ms);
-                k->abandon();
-            });
+            run_test([&](std::stop_token) { return guard_a_while_and_abandon(bare, &started); });
         });
         host.join();
         REQUIRE(started);
