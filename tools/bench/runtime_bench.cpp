@@ -22,6 +22,7 @@
 
 #include <uv.h>
 
+#include "percentiles.hpp"
 #include "reins/async/channel.hpp"
 #include "reins/async/loop.hpp"
 #include "reins/async/process.hpp"
@@ -37,21 +38,8 @@ constexpr int spawn_runs = 1000;
 constexpr int sleep_runs = 200;
 constexpr int channel_messages = 1'000'000;
 
-struct Stats {
-    double median = 0;
-    double p99 = 0;
-};
-
-// Nearest-rank percentiles of samples in microseconds.
-Stats stats(std::vector<double> v) {
-    if (v.empty()) return {};
-    std::sort(v.begin(), v.end());
-    auto at = [&](double q) {
-        auto i = static_cast<std::size_t>(q * static_cast<double>(v.size() - 1) + 0.5);
-        return v[std::min(i, v.size() - 1)];
-    };
-    return {at(0.50), at(0.99)};
-}
+using bench::Stats;  // of samples in microseconds
+using bench::stats;
 
 double us_since(Clock::time_point t0) {
     return std::chrono::duration<double, std::micro>(Clock::now() - t0).count();

@@ -6,11 +6,13 @@
 #include <set>
 #include <sstream>
 
+#include "doc_block.hpp"
 #include "reins/supervisor/service_machine.hpp"
 
 using namespace reins::supervisor;
 using S = ServiceState;
 using I = MachineInput;
+using reins::test::block_after;
 
 namespace {
 
@@ -54,18 +56,6 @@ std::string grid() {
         out << row << "\n";
     }
     return out.str();
-}
-
-// The text between the line after `marker` and the closing fence.
-std::string block_after(const std::string& doc, const std::string& marker) {
-    auto at = doc.find(marker);
-    if (at == std::string::npos) return {};
-    auto open = doc.find("```", at);
-    if (open == std::string::npos) return {};
-    auto start = doc.find('\n', open);
-    auto close = doc.find("\n```", start);
-    if (start == std::string::npos || close == std::string::npos) return {};
-    return doc.substr(start + 1, close - start);
 }
 
 }  // namespace
