@@ -451,7 +451,7 @@ def main():
         t0 = time.monotonic()
         for i in range(rounds):
             d = tempfile.mkdtemp(prefix="reins-chaos-")
-            h._current.update(dir=d, pids=set(), popens=[])
+            h.running_test.update(dir=d, pids=set(), popens=[])
             r = Round()
             n_harness = len(h.failures)
             try:
