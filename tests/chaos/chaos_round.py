@@ -11,7 +11,6 @@ from reins_harness import FIXTURE, alive, ours, port_free, reins, rss_kib, super
 PY = sys.executable  # the Python of the scripts the services run
 
 
-
 class Round:
     """What one round found wrong."""
 
