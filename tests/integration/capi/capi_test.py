@@ -4,117 +4,21 @@
 usage: capi_test.py LIBREINS FIXTURE [test_name...]
 
 Real library, real threads, real processes and sockets on loopback. Every
-process a test starts is killed by pid in a finally block.
+process a test starts is killed by pid in a finally block. A host process
+killed while its services run is in capi_host_killed_test.py.
 """
 import ctypes
 import json
 import os
 import select
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import traceback
 
-LIB_PATH = sys.argv[1]
-FIXTURE = sys.argv[2]
-ONLY = sys.argv[3:]
-
-lib = ctypes.CDLL(LIB_PATH)
-vp = ctypes.c_void_p
-cp = ctypes.c_char_p
-msgp = ctypes.POINTER(ctypes.c_void_p)
-for name, res, args in [
-    ("reins_open", vp, [cp, msgp]),
-    ("reins_open_file", vp, [cp, cp, msgp]),
-    ("reins_open_text", vp, [cp, cp, cp, msgp]),
-    ("reins_add_file", ctypes.c_int, [vp, cp, msgp]),
-    ("reins_add_text", ctypes.c_int, [vp, cp, cp, msgp]),
-    ("reins_start", ctypes.c_int, [vp, cp, ctypes.c_int, msgp]),
-    ("reins_stop", ctypes.c_int, [vp, cp, ctypes.c_int, msgp]),
-    ("reins_restart", ctypes.c_int, [vp, cp, ctypes.c_int, msgp]),
-    ("reins_status", vp, [vp]),
-    ("reins_event_fd", ctypes.c_int, [vp]),
-    ("reins_events", vp, [vp]),
-    ("reins_close", None, [vp]),
-    ("reins_free", None, [vp]),
-    ("reins_version", cp, []),
-]:
-    f = getattr(lib, name)
-    f.restype = res
-    f.argtypes = args
-
-
-def take(p):
-    """A string the library returned, freed."""
-    if not p:
-        return None
-    try:
-        return ctypes.string_at(p).decode()
-    finally:
-        lib.reins_free(p)
-
-
-def call(fn, *args):
-    """fn(*args, &message) -> (code or handle, message)."""
-    m = ctypes.c_void_p()
-    r = fn(*args, ctypes.byref(m))
-    return r, take(m.value)
-
-
-def enc(s):
-    return None if s is None else s.encode()
-
-
-def status(h):
-    s = take(lib.reins_status(h))
-    return None if s is None else json.loads(s)
-
-
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def kill_pids(pids):
-    for p in pids:
-        if p and alive(p):
-            try:
-                os.kill(p, signal.SIGKILL)
-            except OSError:
-                pass
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def fixture_toml(name="api", extra=""):
-    return f"""version = 1
-[service.{name}]
-command = ["{FIXTURE}", "--port", "${{PORT}}"]
-port = "auto"
-ready = {{ http = "/ready" }}
-stop = {{ timeout = "2s" }}
-{extra}
-"""
-
-
-# ---- tests ---------------------------------------------------------------------
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from capi_harness import alive, call, enc, fixture_toml, kill_pids, lib, main, status, take  # noqa: E402
 
 
 def test_start_status_events_stop():
@@ -289,117 +193,10 @@ def test_close_racing_calls():
     assert all(last[i] == 3 for i in range(3)), last
 
 
-HOST_CHILD = r"""
-import ctypes, json, sys, time
-lib = ctypes.CDLL(sys.argv[1])
-lib.reins_open_text.restype = ctypes.c_void_p
-lib.reins_open_text.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
-lib.reins_start.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_void_p)]
-lib.reins_status.restype = ctypes.c_void_p
-lib.reins_status.argtypes = [ctypes.c_void_p]
-msg = ctypes.c_void_p()
-h = lib.reins_open_text(sys.argv[2].encode(), None, None, ctypes.byref(msg))
-assert h, ctypes.string_at(msg.value)
-assert lib.reins_start(h, None, 15000, ctypes.byref(msg)) == 0, ctypes.string_at(msg.value)
-print(ctypes.string_at(lib.reins_status(h)).decode(), flush=True)
-time.sleep(600)
-"""
-
-
-def tagged_pids(sup_pid):
-    """Processes whose REINS_INSTANCE names supervisor `sup_pid`."""
-    found = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/environ", "rb") as f:
-                env = f.read().split(b"\0")
-        except OSError:
-            continue
-        for kv in env:
-            if kv.startswith(b"REINS_INSTANCE=") and f".{sup_pid}.".encode() in kv:
-                found.append(int(d))
-    return found
-
-
-def bindable(port):
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        s.bind(("127.0.0.1", port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-def test_host_killed_leaves_nothing():
-    """A host process that embeds reins is SIGKILLed while its services
-    (with setsid'd and double-forked grandchildren holding ports) run:
-    within 1 s none of their processes is left and every port is free. 20 times."""
-    worst = 0.0
-    for round_ in range(20):
-        mode = ["setsid", "double-fork"][round_ % 2]
-        gport = free_port()
-        toml = fixture_toml().replace('"${PORT}"]', f'"${{PORT}}", "--grandchild", "--grandchild-ignore-term", "--grandchild-mode", "{mode}", "--grandchild-port", "{gport}"]')
-        env = dict(os.environ)
-        host = subprocess.Popen([sys.executable, "-c", HOST_CHILD, LIB_PATH, toml], stdout=subprocess.PIPE, env=env)
-        left = []
-        try:
-            line = host.stdout.readline().decode()
-            assert line, f"round {round_}: the host printed nothing"
-            st = json.loads(line)
-            port = st[0]["port"]
-            deadline = time.monotonic() + 5
-            while bindable(gport) and time.monotonic() < deadline:
-                time.sleep(0.02)
-            assert not bindable(gport), f"round {round_}: the grandchild never bound its port"
-            before = tagged_pids(host.pid)
-            assert len(before) >= 2, f"round {round_}: expected the service and its grandchild, found {before}"
-            host.kill()
-            host.wait()
-            t0 = time.monotonic()
-            while time.monotonic() - t0 < 1.0:
-                left = [p for p in before if alive(p)]
-                if not left and bindable(port) and bindable(gport):
-                    break
-                time.sleep(0.01)
-            took = time.monotonic() - t0
-            worst = max(worst, took)
-            assert not left, f"round {round_} ({mode}): still alive after 1 s: {left}"
-            assert bindable(port) and bindable(gport), f"round {round_}: a port is still taken after 1 s"
-        finally:
-            if host.poll() is None:
-                host.kill()
-                host.wait()
-            kill_pids(tagged_pids(host.pid))
-    print(f"  slowest of 20: {worst * 1000:.0f} ms")
-
-
 def test_version():
     v = lib.reins_version().decode()
     assert v and v[0].isdigit(), v
 
 
-def main():
-    tests = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_") and callable(f)]
-    if ONLY:
-        tests = [(n, f) for n, f in tests if n in ONLY]
-    failed = 0
-    for name, fn in tests:
-        t0 = time.monotonic()
-        try:
-            fn()
-            print(f"ok   {name} ({time.monotonic() - t0:.1f}s)", flush=True)
-        except Exception:  # noqa: BLE001 - every failure is printed
-            failed += 1
-            print(f"FAIL {name}", flush=True)
-            traceback.print_exc()
-    print(f"{len(tests) - failed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
-
-
 if __name__ == "__main__":
-    main()
+    main(globals())

@@ -48,20 +48,34 @@ def check_gone_within_1s(procs, killed_at, what):
     return ok
 
 
+def run_service(d):
+    """`reins run` of the service (d/svc.py) until it printed its 4 processes:
+    (the run, the match of its last line or None, parse() of its output),
+    every process tracked."""
+    fg = run_fg(["run", "--", sys.executable, "svc.py"], d)
+    line = fg.wait_line(r"\bdouble \d+ \d+", timeout=30, stream="out")
+    procs = parse(fg.stdout_text())
+    for pid, _ in procs.values():
+        track(pid)
+    return fg, line, procs
+
+
+def tracked_keepers(sup):
+    """keepers_of(sup), each tracked."""
+    keepers = keepers_of(sup)
+    for k in keepers:
+        track(k)
+    return keepers
+
+
 def test_run_sigkilled_leaves_no_service_process(d):
     write(d, "svc.py", SERVICE)
     worst = 0.0
     for i in range(ROUNDS):
-        fg = run_fg(["run", "--", sys.executable, "svc.py"], d)
-        line = fg.wait_line(r"\bdouble \d+ \d+", timeout=30, stream="out")
-        procs = parse(fg.stdout_text())
-        for pid, _ in procs.values():
-            track(pid)
+        fg, line, procs = run_service(d)
         if not check(line and len(procs) == 4, f"round {i}: the service printed its 4 processes: {fg.stdout_text()!r}"):
             return
-        keepers = keepers_of(fg.pid)
-        for k in keepers:
-            track(k)
+        keepers = tracked_keepers(fg.pid)
         check(len(keepers) == 1, f"round {i}: reins run has one keeper child: {keepers}")
         killed_at = time.monotonic()
         os.kill(fg.pid, signal.SIGKILL)
@@ -92,9 +106,7 @@ def test_daemon_sigkilled_leaves_no_service_process(d):
             track(pid)
         if not check(seen and len(procs) == 4, f"round {i}: the service logged its 4 processes: {read(log)!r}"):
             return
-        keepers = keepers_of(sup)
-        for k in keepers:
-            track(k)
+        keepers = tracked_keepers(sup)
         check(len(keepers) == 1, f"round {i}: the daemon has one keeper child: {keepers}")
         killed_at = time.monotonic()
         os.kill(sup, signal.SIGKILL)
@@ -140,9 +152,7 @@ def test_daemon_keeper_stays_private_and_ends_with_stop(d):
         return
     sup = supervisor_pid(sd)
     track(sup)
-    keepers = keepers_of(sup)
-    for k in keepers:
-        track(k)
+    keepers = tracked_keepers(sup)
     if not check(len(keepers) == 1, f"the daemon has one keeper child: {keepers}"):
         return
     keeper = keepers[0]
@@ -166,14 +176,8 @@ def test_daemon_keeper_stays_private_and_ends_with_stop(d):
 
 def test_run_ctrl_c_leaves_no_keeper(d):
     write(d, "svc.py", SERVICE)
-    fg = run_fg(["run", "--", sys.executable, "svc.py"], d)
-    line = fg.wait_line(r"\bdouble \d+ \d+", timeout=30, stream="out")
-    procs = parse(fg.stdout_text())
-    for pid, _ in procs.values():
-        track(pid)
-    keepers = keepers_of(fg.pid)
-    for k in keepers:
-        track(k)
+    fg, line, procs = run_service(d)
+    keepers = tracked_keepers(fg.pid)
     if not check(line and len(keepers) == 1, f"reins run has one keeper child: {keepers}; {fg.stdout_text()!r}"):
         return
     # As a terminal's Ctrl-C: to reins' whole process group (the keeper has left it).
@@ -186,14 +190,8 @@ def test_run_ctrl_c_leaves_no_keeper(d):
 
 def test_killed_keeper_is_replaced(d):
     write(d, "svc.py", SERVICE)
-    fg = run_fg(["run", "--", sys.executable, "svc.py"], d)
-    line = fg.wait_line(r"\bdouble \d+ \d+", timeout=30, stream="out")
-    procs = parse(fg.stdout_text())
-    for pid, _ in procs.values():
-        track(pid)
-    first = keepers_of(fg.pid)
-    for k in first:
-        track(k)
+    fg, line, procs = run_service(d)
+    first = tracked_keepers(fg.pid)
     if not check(line and len(first) == 1, f"reins run has one keeper child: {first}"):
         return
     os.kill(first[0], signal.SIGKILL)

@@ -16,8 +16,8 @@ import threading
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from reins_harness import (FIXTURE, REINS, _current, alive, api, api_config, check, main, ready_lines, reins, service, show,
-                           start_ok, starts_recorded, status_json, supervisor_pid, toml_cmd, toml_str, track,
+from reins_harness import (FIXTURE, REINS, alive, api, api_config, check, main, ready_lines, reins, running_test, service,
+                           show, start_ok, starts_recorded, status_json, supervisor_pid, toml_cmd, toml_str, track,
                            wait_for, write, env_for)
 
 SECRET = "sk_live_T0PSECRET4242"
@@ -233,7 +233,7 @@ def follow_into_closed_pipe(d):
     """`reins logs -f tick` whose stdout pipe is closed by the reader after the first line."""
     p = subprocess.Popen([REINS, "logs", "-f", "tick"], cwd=d, stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, env=env_for())
-    _current["popens"].append(p)
+    running_test["popens"].append(p)
     backlog = b""
     while b" out first" not in backlog:
         line = p.stdout.readline()
