@@ -29,8 +29,8 @@ def ratio(reins, peers, unit):
     numbers = [(r.number, name) for name, r in peers.items() if isinstance(r, Value) and not r.text]
     if not numbers or not isinstance(reins, Value) or reins.text:
         return "—", "—"
-    best, name = min(numbers)
-    best_text = f"{name} ({number(best, unit)})"
+    best = min(n for n, _ in numbers)
+    best_text = ", ".join(name for n, name in numbers if n == best) + f" ({number(best, unit)})"
     if best == 0:
         return best_text, "= (both 0)" if reins.number == 0 else "— (best is 0)"
     return best_text, f"{reins.number / best:.2f}"

@@ -63,9 +63,20 @@ stop.timeout = "{stop_timeout_ms}ms"
                                stderr=out, env=self.env, timeout=300)
         if r.returncode != 0:
             raise RuntimeError(f"reins start exited {r.returncode} (see {self.dir}/reins-start.log)")
-        with open(os.path.join(self.state, "reins.pid")) as f:
-            self.sup_pid = int(f.read().strip())
+        self.find_daemon()
+
+    def find_daemon(self):
+        # read again before use: a `reins start` after the daemon left starts a new one
+        try:
+            with open(os.path.join(self.state, "reins.pid")) as f:
+                self.sup_pid = int(f.read().strip())
+        except (OSError, ValueError):
+            return
         self.ws.remember(self.sup_pid)
+
+    def own_pids(self):
+        self.find_daemon()
+        return super().own_pids()
 
     def start(self, name):
         return self.command(self.cli("start", name))
