@@ -66,7 +66,7 @@ def machine():
             f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 
 
-def list_all(o):
+def list_all():
     for cls in adapters.ALL:
         why = cls.missing()
         print(f"peer {cls.name}: " + (f"skipped: {why}" if why else cls.version()))
@@ -109,7 +109,7 @@ def run(o, ws):
         for cls in peers:
             try:
                 results[cls.name].update(figure.measure(cls, ws, o))
-            except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+            except (RuntimeError, OSError, ValueError, subprocess.SubprocessError) as e:
                 log(f"{cls.name}: {fname} failed: {e}")
                 for key, _, _ in figure.ROWS:
                     results[cls.name][key] = str(e).replace("|", "/")
@@ -135,15 +135,19 @@ def run(o, ws):
     return 0
 
 
+def interrupt(*_):
+    raise KeyboardInterrupt
+
+
 def main(argv):
     o = options(argv)
     adapters.reins.BINARY = os.path.abspath(o.reins)
     if o.list or o.check:
-        list_all(o)
+        list_all()
         return check_child() if o.check else 0
     # SIGTERM and SIGHUP end the run like Ctrl-C: through the cleanup below
     for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        signal.signal(sig, interrupt)
     ws = Workspace()
     try:
         return run(o, ws)
