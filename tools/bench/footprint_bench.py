@@ -80,8 +80,9 @@ def measure(reins, services, settle):
     work = tempfile.mkdtemp(prefix="reins-footprint-")
     conf = os.path.join(work, "reins.toml")
     with open(conf, "w") as f:
+        f.write("version = 1\n\n")
         for i in range(services):
-            f.write(f'[services.s{i}]\ncommand = ["sleep", "3600"]\nrestart = "no"\n\n')
+            f.write(f'[service.s{i}]\ncommand = ["sleep", "3600"]\nrestart.policy = "no"\n\n')
     env = dict(os.environ, REINS_STATE_DIR=os.path.join(work, "state"))
     try:
         subprocess.run([reins, "start", "-c", conf], env=env, check=True, stdout=subprocess.DEVNULL,

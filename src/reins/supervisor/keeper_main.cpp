@@ -100,7 +100,7 @@ uintptr_t parse_hex(const char*& p, const char* end) noexcept {
 // library's .bss: libc's state, our tables), the stack we run on, and the
 // mapping of the thread pointer (the TLS: errno, the stack-protector
 // canary). Nothing the keeper uses lives anywhere else: the tag was copied
-// to its stack before.
+// to its stack before. Clean code pages are dropped too (see below).
 void drop_inherited_memory() noexcept {
     int fd = static_cast<int>(sys_open_at(AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC));
     if (fd < 0) return;
@@ -129,7 +129,11 @@ void drop_inherited_memory() noexcept {
         const bool private_writable = end - perms >= 4 && perms[1] == 'w' && perms[3] == 'p';
         bool keep = !private_writable || (named && !heap) || (start == prev_end && prev_file);
         for (uintptr_t a : needed) keep = keep || (a >= start && a < stop);
-        if (!keep) sys(SYS_madvise, static_cast<long>(start), static_cast<long>(stop - start), MADV_DONTNEED);
+        // Code is never written: the pages of it the supervisor ran before
+        // the clone come back from the page cache, one fault at a time, only
+        // where the keeper runs.
+        const bool code = file && end - perms >= 4 && perms[1] != 'w' && perms[2] == 'x' && perms[3] == 'p';
+        if (!keep || code) sys(SYS_madvise, static_cast<long>(start), static_cast<long>(stop - start), MADV_DONTNEED);
         prev_end = stop;
         prev_file = file;
     };
