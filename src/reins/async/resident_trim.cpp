@@ -1,9 +1,13 @@
 #include "reins/async/resident_trim.hpp"
 
+#include "reins/async/close_handle.hpp"
+#include "reins/async/loop.hpp"
+
 #include <fcntl.h>
 #include <malloc.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include <cerrno>
 #include <charconv>
@@ -109,5 +113,33 @@ TrimReport trim_resident_memory() noexcept {
     ::malloc_trim(0);
     return report;
 }
+
+struct ResidentTrim::State {
+    uv_prepare_t handle{};
+    std::size_t trims = 0;
+    TrimReport last;
+};
+
+ResidentTrim::ResidentTrim(Loop& loop) : state_(new State) {
+    uv_prepare_init(loop.uv(), &state_->handle);
+    state_->handle.data = state_;
+}
+
+ResidentTrim::~ResidentTrim() { detail::close_and_delete<State>(&state_->handle); }
+
+void ResidentTrim::request() noexcept {
+    // An active prepare handle does not keep the loop alive by itself once
+    // unref'd: a trim asked for by a process about to exit is simply skipped.
+    uv_prepare_start(&state_->handle, [](uv_prepare_t* h) {
+        auto* st = static_cast<State*>(h->data);
+        uv_prepare_stop(h);
+        st->last = trim_resident_memory();
+        ++st->trims;
+    });
+    uv_unref(reinterpret_cast<uv_handle_t*>(&state_->handle));
+}
+
+std::size_t ResidentTrim::trims() const noexcept { return state_->trims; }
+TrimReport ResidentTrim::last() const noexcept { return state_->last; }
 
 }  // namespace reins

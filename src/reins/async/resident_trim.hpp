@@ -16,6 +16,12 @@
 //   would bring back the file's bytes in place of the written ones;
 // - free heap memory is returned to the kernel (malloc_trim).
 //
+// When: ResidentTrim::request() trims right before the loop next waits for
+// events (a uv_prepare handle). Every page touched after the trim is mapped
+// again -- with its neighbours: the kernel maps up to 64 KiB around a faulted
+// code page -- so the less code runs between the trim and the wait, the less
+// comes back.
+//
 // Meant for a process that owns its address space (the reins executable);
 // a library host should not have it done behind its back.
 #pragma once
@@ -23,6 +29,8 @@
 #include <cstddef>
 
 namespace reins {
+
+class Loop;
 
 /// What one trim gave back, in kB of this process's resident set.
 struct TrimReport {
@@ -34,5 +42,24 @@ struct TrimReport {
 /// (see above). Reads /proc/self/smaps; on any error gives back less, never
 /// more. Not async-signal-safe; call from the loop's thread.
 TrimReport trim_resident_memory() noexcept;
+
+/// Runs trim_resident_memory() once, the next time the loop is about to wait.
+class ResidentTrim {
+public:
+    explicit ResidentTrim(Loop& loop);
+    ~ResidentTrim();
+    ResidentTrim(const ResidentTrim&) = delete;
+    ResidentTrim& operator=(const ResidentTrim&) = delete;
+
+    /// Trims before the loop's next wait (once, however often it is asked).
+    void request() noexcept;
+    /// How many trims ran, and what the last one gave back.
+    std::size_t trims() const noexcept;
+    TrimReport last() const noexcept;
+
+private:
+    struct State;
+    State* state_;  // owned; freed by the handle's close callback
+};
 
 }  // namespace reins

@@ -177,7 +177,7 @@ Task<void> SupervisorHost::trim_when_quiet(SupervisorHost* self, std::stop_token
             if (!slept) co_return;
             if (!self->activity_.try_recv()) break;  // something happened meanwhile: wait again
         }
-        trim_resident_memory();
+        self->trim_->request();
     }
 }
 
@@ -362,6 +362,7 @@ Task<void> SupervisorHost::run(std::stop_token stop) {
         if (options_.signals) scope.spawn(watch_signals(this, serve_stop.get_token()));
         scope.spawn(exit_when_idle(this, serve_stop.get_token()));
         if (options_.trim_when_quiet) {
+            trim_ = std::make_unique<ResidentTrim>(Loop::current());
             (void)activity_.try_send(true);  // the start-up itself
             scope.spawn(trim_when_quiet(this, serve_stop.get_token()));
         }

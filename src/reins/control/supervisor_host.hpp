@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "reins/async/channel.hpp"
+#include "reins/async/resident_trim.hpp"
 #include "reins/config/config.hpp"
 #include "reins/control/control_api.hpp"
 #include "reins/control/log_file.hpp"
@@ -161,6 +162,7 @@ private:
     Channel<ShutdownReason> shutdown_{1};
     Channel<bool> idle_check_{1};  ///< a start failed: exit_when_idle looks
     Channel<bool> activity_{1};    ///< a transition or a request: trim_when_quiet waits
+    std::unique_ptr<ResidentTrim> trim_;  ///< trim_when_quiet's, made in run()
     std::stop_source shutdown_source_;
     ShutdownReason shutdown_reason_ = ShutdownReason::stop_token;
     bool shutting_down_ = false;
