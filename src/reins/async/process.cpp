@@ -1,7 +1,6 @@
 #include "reins/async/process.hpp"
 
 #include <fcntl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -9,6 +8,7 @@
 #include <cerrno>
 #include <csignal>
 
+#include "reins/async/pidfd.hpp"
 #include "reins/async/spawn_child.hpp"
 
 extern char** environ;
@@ -202,16 +202,6 @@ void make_blocking(int fd) noexcept {
     if (flags >= 0 && (flags & O_NONBLOCK) != 0) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
 }
 
-int open_pidfd(int pid) {
-#ifdef SYS_pidfd_open
-    return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));  // always O_CLOEXEC
-#else
-    (void)pid;
-    errno = ENOSYS;
-    return -1;
-#endif
-}
-
 // A child we cannot watch (no pidfd): it must not run unreported.
 void kill_and_reap(int pid, bool group) noexcept {
     if (group) ::kill(-pid, SIGKILL);
@@ -271,7 +261,7 @@ Result<Process> Process::spawn(ProcessOptions o) {
 
     // The child is ours and unreaped from here on, so its pid cannot be
     // reused: the pidfd names exactly it.
-    int pidfd = open_pidfd(pid);
+    int pidfd = detail::open_pidfd(pid);
     if (pidfd < 0) {
         err = errno;
         kill_and_reap(pid, o.new_session);
