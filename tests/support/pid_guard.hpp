@@ -1,6 +1,6 @@
 // PidGuard: kills, by pid, the processes a test learned about (grandchildren,
 // orphans), whatever happens to the test, and reaps those that became our
-// children. Never give it a pid libuv owns (a Process kills and reaps its own).
+// children. Never give it a pid a Process owns (a Process kills and reaps its own).
 #pragma once
 
 #include <signal.h>

@@ -77,14 +77,14 @@ public:
     bool tearing_down() const noexcept { return tearing_down_; }
 
     /// Orphanage accounting: processes whose owner went away while they
-    /// still ran are killed and kept here until libuv reaps them.
+    /// still ran are killed and kept here until they are reaped.
     void orphan_adopted() noexcept { ++orphans_; }
     void orphan_reaped() noexcept { --orphans_; }
     std::size_t orphans() const noexcept { return orphans_; }
 
-    /// Children libuv will reap: Process records each pid after a successful
-    /// uv_spawn and forgets it when the exit callback runs. A subreaper must
-    /// never reap these (that would steal the exit status from libuv).
+    /// Children reins reaps itself: Process records each pid right after the
+    /// spawn and forgets it once it reaped the child (through its pidfd). A
+    /// subreaper must never reap these (that would steal the exit status).
     /// PidWatch claims the pid it watches the same way, so that it reaps the
     /// process (and reads its status) if the subreaper adopted it. Claims are
     /// counted: each child_spawned() is undone by one child_reaped().

@@ -1,27 +1,18 @@
 #include "reins/async/pid_watch.hpp"
 
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cassert>
 #include <cerrno>
 
+#include "reins/async/pidfd.hpp"
+
 namespace reins {
 namespace {
 
 // waitid()'s P_PIDFD (Linux >= 5.4); older glibc headers lack the name.
 constexpr auto p_pidfd = static_cast<idtype_t>(3);
-
-int open_pidfd(int pid) {
-#ifdef SYS_pidfd_open
-    return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));  // always O_CLOEXEC
-#else
-    (void)pid;
-    errno = ENOSYS;
-    return -1;
-#endif
-}
 
 // Reaps the process behind `pidfd` if it is an exited child of ours; its
 // status then, else nullopt (still running, or someone else's child).
@@ -90,7 +81,7 @@ Result<PidWatch> PidWatch::open(int pid) {
     if (pid <= 1) return fail(uv_error(UV_EINVAL, what));
     Loop& loop = Loop::current();
     if (loop.owns_child(pid)) return fail(uv_error(UV_EBUSY, what + ": a child reins spawned itself"));
-    int fd = open_pidfd(pid);
+    int fd = detail::open_pidfd(pid);
     if (fd < 0) return fail(uv_error(uv_translate_sys_error(errno), what + ": pidfd_open"));
     auto* st = new State;
     st->loop = &loop;

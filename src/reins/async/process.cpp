@@ -1,57 +1,125 @@
 #include "reins/async/process.hpp"
 
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cassert>
 #include <cerrno>
 #include <csignal>
-#include <fcntl.h>
-#include <unistd.h>
+
+#include "reins/async/pidfd.hpp"
+#include "reins/async/spawn_child.hpp"
+
+extern char** environ;
 
 namespace reins {
 
 struct Process::State {
-    uv_process_t handle{};
+    uv_poll_t poll{};    // on the pidfd: readable once the child has exited
+    uv_timer_t retry{};  // see on_readable; initialised only when needed
+    bool retry_used = false;
+    int open_handles = 1;  // poll (and retry): State goes with the last close
     Loop* loop = nullptr;
     std::string name;  // argv[0], for error contexts
     int pid = 0;
+    int pidfd = -1;
     bool new_session = true;
     bool exited = false;
     bool orphaned = false;
     ExitStatus status;
     detail::WaitList waiters;
 
-    State() { handle.data = this; }
+    State() {
+        poll.data = this;
+        retry.data = this;
+    }
 
-    uv_handle_t* uv_handle() noexcept { return reinterpret_cast<uv_handle_t*>(&handle); }
+    uv_handle_t* uv_handle() noexcept { return reinterpret_cast<uv_handle_t*>(&poll); }
+    uv_handle_t* retry_handle() noexcept { return reinterpret_cast<uv_handle_t*>(&retry); }
 
     std::string who() const { return name + " (pid " + std::to_string(pid) + ")"; }
 
-    // The handle keeps the loop alive only while someone waits for the exit,
+    // The handles keep the loop alive only while someone waits for the exit,
     // or while it is an orphan the Loop must reap before closing.
     void update_ref() noexcept {
-        if (orphaned || !waiters.empty()) uv_ref(uv_handle());
-        else uv_unref(uv_handle());
+        const bool keep = orphaned || !waiters.empty();
+        for (uv_handle_t* h : {uv_handle(), retry_used ? retry_handle() : nullptr}) {
+            if (!h) continue;
+            if (keep) uv_ref(h);
+            else uv_unref(h);
+        }
     }
 
-    // Only before exit_cb: until then libuv has not reaped the pid, so it
-    // (and the group it leads) cannot belong to anyone else.
+    // Only before the reap: until then the pid (and the group it leads)
+    // cannot belong to anyone else.
     void kill_all(int sig) noexcept {
         assert(!exited && pid > 1);
         if (new_session) ::kill(-pid, sig);
         ::kill(pid, sig);
     }
 
-    static void on_exit(uv_process_t* p, int64_t code, int term_signal) {
-        auto* st = static_cast<State*>(p->data);
-        st->loop->child_reaped(st->pid);  // libuv has reaped it
-        st->exited = true;
-        st->status = ExitStatus{code, term_signal};
-        while (auto* n = st->waiters.pop_front()) static_cast<WaitAwaiter*>(n)->done_.complete(st->status);
+    // Reaps our child if it has exited: waitid on its pid only, so no other
+    // child's status is ever taken.
+    bool try_reap() noexcept {
+        siginfo_t info{};
+        int rc;
+        do rc = ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG);
+        while (rc < 0 && errno == EINTR);
+        if (rc < 0) {
+            // ECHILD: someone else reaped it (a host's waitpid(-1)); the
+            // exit is certain, its status lost.
+            status = ExitStatus{ExitStatus::lost, 0};
+        } else if (info.si_pid != pid) {
+            return false;  // not waitable yet
+        } else if (info.si_code == CLD_EXITED) {
+            status = ExitStatus{info.si_status, 0};
+        } else {
+            status = ExitStatus{0, info.si_status};  // CLD_KILLED, CLD_DUMPED
+        }
+        return true;
+    }
+
+    void close() noexcept {
+        open_handles = retry_used ? 2 : 1;
+        uv_close(uv_handle(), &State::on_close);
+        if (retry_used) uv_close(retry_handle(), &State::on_close);
+    }
+
+    void on_exit() {
+        uv_poll_stop(&poll);
+        if (retry_used) uv_timer_stop(&retry);
+        loop->child_reaped(pid);  // reaped: the pid may now be reused
+        exited = true;
+        while (auto* n = waiters.pop_front()) static_cast<WaitAwaiter*>(n)->done_.complete(status);
         // An orphan's owner is gone: this is the moment it may be closed.
-        if (st->orphaned) uv_close(st->uv_handle(), &State::on_close);
+        if (orphaned) close();
+    }
+
+    static void on_readable(uv_poll_t* p, int, int) {
+        auto* st = static_cast<State*>(p->data);
+        if (st->try_reap()) return st->on_exit();
+        // Readable but not waitable: a zombie still held by a tracer
+        // (ptrace) is waitable only once the tracer lets go. The pidfd stays
+        // readable meanwhile; look again every 10 ms instead of spinning.
+        uv_poll_stop(&st->poll);
+        if (!st->retry_used) {
+            uv_timer_init(st->loop->uv(), &st->retry);
+            st->retry_used = true;
+            st->update_ref();
+        }
+        uv_timer_start(&st->retry, &State::on_retry, 10, 10);
+    }
+
+    static void on_retry(uv_timer_t* t) {
+        auto* st = static_cast<State*>(t->data);
+        if (st->try_reap()) st->on_exit();
     }
 
     static void on_close(uv_handle_t* h) {
         auto* st = static_cast<State*>(h->data);
+        if (--st->open_handles > 0) return;
+        ::close(st->pidfd);
         if (st->orphaned) st->loop->orphan_reaped();
         delete st;
     }
@@ -68,7 +136,7 @@ std::string spawn_context(const ProcessOptions& o) {
 }
 
 // The child's ends of its stdio pipes. The parent closes them as soon as
-// uv_spawn has dup'ed them into the child (or failed), on every path: one
+// the spawn has dup'ed them into the child (or failed), on every path: one
 // left open would keep the parent's read end from ever seeing EOF.
 struct ChildEnds {
     int fds[3] = {-1, -1, -1};
@@ -86,22 +154,60 @@ struct ChildEnds {
 
 // A pipe for one of the child's stdio fds: `ours` becomes the parent's end
 // (non-blocking, as a Stream); returns the child's end (blocking, as programs
-// expect of their stdio). A real pipe rather than libuv's socketpair
-// (UV_CREATE_PIPE): a child can reopen /dev/stdout or /dev/stderr (ENXIO on
-// a socket) and sees a FIFO, as in a shell pipeline. Both ends are
-// close-on-exec, so no other child inherits them; libuv's dup2 onto fd 0-2
-// clears the flag in this child only.
+// expect of their stdio). A real pipe rather than a socketpair: a child can
+// reopen /dev/stdout or /dev/stderr (ENXIO on a socket) and sees a FIFO, as
+// in a shell pipeline. Both ends are close-on-exec, so no other child
+// inherits them; the dup2 onto fd 0-2 clears the flag in this child only.
+// The child's end is never fd 0-2 (possible when reins' own are closed):
+// setting up one of the child's stdio fds would replace it first.
 Result<int> open_pipe(Stream& ours, bool child_reads) {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) return fail(uv_error(uv_translate_sys_error(errno), "pipe"));
-    const int child = child_reads ? fds[0] : fds[1];
+    int child = child_reads ? fds[0] : fds[1];
     auto s = Stream::open_fd(child_reads ? fds[1] : fds[0]);  // closes that fd on failure too
     if (!s) {
         ::close(child);
         return fail(std::move(s).error());
     }
     ours = std::move(*s);
+    if (child < 3) {
+        int high = ::fcntl(child, F_DUPFD_CLOEXEC, 3);
+        int err = errno;
+        ::close(child);
+        if (high < 0) return fail(uv_error(uv_translate_sys_error(err), "pipe"));
+        child = high;
+    }
     return child;
+}
+
+// A child whose status the kernel discards (SIGCHLD ignored, or
+// SA_NOCLDWAIT) could never be reported. uv_spawn installed libuv's SIGCHLD
+// handler, which overrode such a setting; reins restores the default
+// instead (zombies wait to be reaped; no handler runs).
+void keep_children_waitable() noexcept {
+    struct sigaction sa {};
+    if (::sigaction(SIGCHLD, nullptr, &sa) != 0) return;
+    if (sa.sa_handler != SIG_IGN && (sa.sa_flags & SA_NOCLDWAIT) == 0) return;
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    ::sigaction(SIGCHLD, &dfl, nullptr);
+}
+
+// A child gets its inherited stdio blocking, as programs expect (uv_spawn's
+// child cleared O_NONBLOCK; the flag belongs to the open file, shared with
+// reins, so clearing it here is the same).
+void make_blocking(int fd) noexcept {
+    int flags = ::fcntl(fd, F_GETFL);
+    if (flags >= 0 && (flags & O_NONBLOCK) != 0) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+}
+
+// A child we cannot watch (no pidfd): it must not run unreported.
+void kill_and_reap(int pid, bool group) noexcept {
+    if (group) ::kill(-pid, SIGKILL);
+    ::kill(pid, SIGKILL);
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
 }
 
 }  // namespace
@@ -122,62 +228,66 @@ Result<Process> Process::spawn(ProcessOptions o) {
     }
 
     Process p;
-    uv_stdio_container_t stdio[3]{};
+    detail::ChildSetup setup;
     ChildEnds child_ends;
     for (int fd = 0; fd < 3; ++fd) {
         Stdio how = fd == 0 ? o.in : fd == 1 ? o.out : o.err;
         switch (how) {
-        case Stdio::null: stdio[fd].flags = UV_IGNORE; break;
+        case Stdio::null: setup.stdio[fd] = -1; break;
         case Stdio::inherit:
-            stdio[fd].flags = UV_INHERIT_FD;
-            stdio[fd].data.fd = fd;
+            setup.stdio[fd] = fd;
+            make_blocking(fd);
             break;
         case Stdio::pipe: {
             auto end = open_pipe(fd == 0 ? p.in_ : fd == 1 ? p.out_ : p.err_, fd == 0);
             // On failure p closes the parent's ends it already has, child_ends the child's.
             if (!end) return fail(Error(end.error().code, spawn_context(o) + ": " + end.error().context));
             child_ends.fds[fd] = *end;
-            stdio[fd].flags = UV_INHERIT_FD;
-            stdio[fd].data.fd = *end;
+            setup.stdio[fd] = *end;
             break;
         }
         }
     }
+    setup.argv = args.data();
+    setup.envp = o.env ? envp.data() : environ;
+    setup.cwd = o.cwd.empty() ? nullptr : o.cwd.c_str();
+    setup.new_session = o.new_session;
 
-    uv_process_options_t opts{};
-    opts.exit_cb = &State::on_exit;
-    opts.file = args[0];
-    opts.args = args.data();
-    opts.env = o.env ? envp.data() : nullptr;
-    opts.cwd = o.cwd.empty() ? nullptr : o.cwd.c_str();
-    opts.flags = o.new_session ? UV_PROCESS_DETACHED : 0;
-    opts.stdio_count = 3;
-    opts.stdio = stdio;
+    keep_children_waitable();
+    pid_t pid = 0;
+    int err = detail::spawn_child(setup, &pid);
+    child_ends.close();  // the child has its copies (or never will)
+    if (err != 0) return fail(uv_error(uv_translate_sys_error(err), spawn_context(o)));
 
+    // The child is ours and unreaped from here on, so its pid cannot be
+    // reused: the pidfd names exactly it.
+    int pidfd = detail::open_pidfd(pid);
+    if (pidfd < 0) {
+        err = errno;
+        kill_and_reap(pid, o.new_session);
+        return fail(uv_error(uv_translate_sys_error(err), spawn_context(o) + ": pidfd_open"));
+    }
     auto* st = new State;
     st->loop = &loop;
     st->name = o.argv[0];
+    st->pid = pid;
+    st->pidfd = pidfd;
     st->new_session = o.new_session;
-    int rc = uv_spawn(loop.uv(), &st->handle, &opts);
-    child_ends.close();  // the child has its copies (or never will)
-    if (rc != 0) {
-        std::string ctx = spawn_context(o);
-        if (uv_is_active(st->uv_handle())) {
-            // libuv failed after exec succeeded (only possible for stdio
-            // it opens itself, which reins no longer asks for): a child
-            // runs and must be reaped. p's destructor kills it and hands it
-            // to the orphanage.
-            st->pid = st->handle.pid;
-            loop.child_spawned(st->pid);
-            p.st_ = st;
-            return fail(uv_error(rc, ctx));
-        }
-        uv_close(st->uv_handle(), &State::on_close);  // libuv wants the failed handle closed too
-        return fail(uv_error(rc, ctx));
+    int rc = uv_poll_init(loop.uv(), &st->poll, pidfd);
+    if (rc != 0) {  // not initialised: nothing to uv_close
+        kill_and_reap(pid, o.new_session);
+        ::close(pidfd);
+        delete st;
+        return fail(uv_error(rc, spawn_context(o) + ": watch the exit"));
     }
-    st->pid = st->handle.pid;
-    loop.child_spawned(st->pid);
-    st->update_ref();  // nobody waits yet
+    rc = uv_poll_start(&st->poll, UV_READABLE, &State::on_readable);
+    if (rc != 0) {
+        kill_and_reap(pid, o.new_session);
+        st->close();  // closes the pidfd too
+        return fail(uv_error(rc, spawn_context(o) + ": watch the exit"));
+    }
+    loop.child_spawned(pid);  // ours to reap: the Subreaper leaves it alone
+    st->update_ref();         // nobody waits yet
     p.st_ = st;
     return p;
 }
@@ -210,10 +320,11 @@ void Process::release() noexcept {
         w->done_.complete(fail(Errc::cancelled, "wait for " + st->who() + ": Process destroyed"));
     }
     if (st->exited) {
-        uv_close(st->uv_handle(), &State::on_close);
+        st->close();
         return;
     }
-    // Never close before exit_cb: kill, and let exit_cb close it.
+    // Never close before the reap (the zombie would stay): kill, and let
+    // on_exit close it.
     st->kill_all(SIGKILL);
     st->orphaned = true;
     st->loop->orphan_adopted();
@@ -235,8 +346,8 @@ Result<void> Process::signal(int sig) {
     if (!st_) return fail(uv_error(UV_EINVAL, "signal " + std::to_string(sig) + ": empty Process"));
     auto ctx = [&] { return "signal " + std::to_string(sig) + " to " + st_->who(); };
     if (st_->exited) return fail(Errc::exited, ctx());
-    int rc = uv_process_kill(&st_->handle, sig);
-    if (rc != 0) return fail(uv_error(rc, ctx()));
+    // Not reaped yet, so the pid is still our child's (perhaps a zombie).
+    if (::kill(st_->pid, sig) != 0) return fail(uv_error(-errno, ctx()));
     return {};
 }
 

@@ -1,15 +1,30 @@
-// Process: a child process started with uv_spawn, awaited through libuv's
-// exit callback.
+// Process: a child process started with posix_spawn (spawn_child.hpp) and
+// reaped by reins through a pidfd watched on the loop.
 //
-// Child exits come only through libuv (its SIGCHLD watcher and exit_cb):
-// reins never installs a SIGCHLD handler or calls waitpid on its own, since
-// stealing libuv's status loses the exit for good (docs/design.md, Who
-// owns a uv handle).
+// Spawning: glibc's posix_spawn runs the child vfork-style (clone with
+// CLONE_VM | CLONE_VFORK) instead of forking reins, so no page table is
+// copied and the cost does not grow with reins' memory; spawn() returns once
+// the child exec'd, or with the exec's errno. The child starts as libuv's
+// uv_spawn started it: default signal dispositions, empty mask, setsid()
+// for new_session, stdio set up, chdir, execvp's PATH lookup in its own
+// environment.
 //
-// The process handle is never closed before libuv reported the exit (that
-// would lose the exit and leave a zombie). A Process destroyed while its
-// child still runs sends SIGKILL to the child (and its group) and leaves the
-// handle to the Loop's orphanage, which closes it from the exit callback;
+// Reaping: right after the spawn the pid is claimed in the Loop
+// (Loop::child_spawned) and a pidfd (Linux >= 5.3) opened; a uv_poll_t on
+// the pidfd wakes the loop when the child exits, and reins reaps it with
+// waitid(P_PID, pid, WEXITED | WNOHANG) — its own pid only, so no other
+// child's status is ever taken (libuv's, the keeper's, a host's). No
+// SIGCHLD handler is needed; the Subreaper's leaves claimed pids alone.
+// Until reaped, the pid cannot be reused, so signal() and kill_all may use
+// it. A spawn resets SIGCHLD to its default if it was ignored (the kernel
+// would discard the statuses; uv_spawn's handler overrode that too). A child
+// that something else reaped first still ends its waits: the pidfd reports
+// the exit, ExitStatus::lost the status.
+//
+// The poll handle is never closed before the reap (that would leave a
+// zombie and lose the exit). A Process destroyed while its child still runs
+// sends SIGKILL to the child (and its group) and leaves its state to the
+// Loop's orphanage, which closes it once the child is reaped;
 // Loop::close() waits for the orphans.
 //
 // Keeping the loop alive: the handle holds a reference on the loop only
@@ -18,13 +33,16 @@
 // something the child can never cause is reported as a deadlock instead of
 // hanging for as long as the child lives.
 //
-// File descriptors: libuv dups the requested stdio into the child but does
-// not close other descriptors, so any fd without O_CLOEXEC leaks into every
+// File descriptors: the child gets its stdio dup'ed onto fd 0-2 but no
+// other descriptor is closed, so any fd without O_CLOEXEC leaks into every
 // child (the stdio pipes reins creates are close-on-exec; the parent closes
-// the child's ends right after the spawn). The executable's main() should call uv_disable_stdio_inheritance()
-// before the first spawn (the library does not: it marks fds 0-2 close-on-
-// exec as well, which would change how the host's own fork/exec children
-// see their stdio).
+// the child's ends right after the spawn). An inherited fd 0-2 (Stdio::
+// inherit) loses its close-on-exec flag in the child and is made blocking
+// (the flag is shared with reins' own fd, as it was under uv_spawn). The
+// executable's main() should call uv_disable_stdio_inheritance() before the
+// first spawn (the library does not: it marks fds 0-2 close-on-exec as
+// well, which would change how the host's own fork/exec children see their
+// stdio).
 #pragma once
 
 #include <cstdint>
@@ -68,7 +86,11 @@ struct ProcessOptions {
 
 /// How a child ended.
 struct ExitStatus {
-    int64_t code = 0;  ///< the exit code (0 when killed by a signal)
+    /// The code of a child that something else in reins' process reaped
+    /// first (a host's waitpid(-1)): its exit is known, its status lost.
+    static constexpr int64_t lost = -1;
+
+    int64_t code = 0;  ///< the exit code (0 when killed by a signal; `lost`, see above)
     int signal = 0;    ///< the signal that killed it, 0 if it exited normally
 
     /// The shell's $? convention: the code, or 128 + signal.
@@ -83,11 +105,11 @@ struct ExitStatus {
 /// Loop reap it.
 class Process {
 public:
-    /// The heap state behind the uv_process_t (outlives the Process while orphaned).
+    /// The heap state behind the pidfd and its uv_poll_t (outlives the Process while orphaned).
     struct State;
 
-    /// Starts a child (fork + exec happen synchronously, blocking the loop
-    /// briefly). A missing program, an unusable cwd or a non-executable file
+    /// Starts a child (the spawn and its exec happen synchronously, blocking
+    /// the loop briefly). A missing program, an unusable cwd or a non-executable file
     /// is an Error whose context names them: "spawn ./srv (cwd /srv/web)".
     static Result<Process> spawn(ProcessOptions options);
 
@@ -104,7 +126,7 @@ public:
     explicit operator bool() const noexcept { return st_ != nullptr; }
     /// The child's pid (kept after the exit, for logs only: it may be reused).
     int pid() const noexcept;
-    /// True once libuv has reaped the child.
+    /// True once reins has reaped the child.
     bool exited() const noexcept;
     /// The exit status once exited.
     std::optional<ExitStatus> exit_status() const noexcept;

@@ -296,7 +296,7 @@ void SupervisorThread::Core::run(std::promise<Outcome>* opened) {
     thread_id = std::this_thread::get_id();
     // The host's signals are the host's business: keep them off this thread
     // (SIGPIPE too: a write to a closed pipe then fails with EPIPE here).
-    // SIGCHLD stays deliverable, even if the host blocked it, for libuv.
+    // SIGCHLD stays deliverable, even if the host blocked it, for the Subreaper.
     sigset_t block;
     sigemptyset(&block);
     for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGUSR1, SIGUSR2}) sigaddset(&block, s);

@@ -14,7 +14,7 @@
 // The keeper is forked (no exec) and runs keeper_sweep.cpp's async-signal-
 // safe code, so an embedding host may be multi-threaded. It is a child the
 // Loop knows about (Loop::child_spawned): the Subreaper leaves it alone and
-// libuv never sees it; KeeperProcess reaps it. If it dies while the
+// no Process watches it; KeeperProcess reaps it. If it dies while the
 // supervisor lives (someone killed it), its end of the socket closes, the
 // supervisor notices (a uv_poll on its end), reaps it and starts a new one.
 //

@@ -72,7 +72,7 @@ struct Subreaper::State {
         return true;
     }
 
-    // Reaps every zombie child that libuv does not own.
+    // Reaps every zombie child the Loop does not own.
     int reap() {
         int n = 0;
         for (;;) {
@@ -83,7 +83,7 @@ struct Subreaper::State {
             if (rc < 0 || info.si_pid == 0) return n;  // ECHILD, or no zombie
             pid_t pid = info.si_pid;
             if (loop->owns_child(pid)) {
-                // libuv reaps this one in this loop turn, but while it stays
+                // its Process reaps this one in this loop turn, but while it stays
                 // first in line, waitid(P_ALL) cannot show us the zombies
                 // behind it: visit our children one by one instead.
                 for (pid_t child : child_pids())
@@ -113,7 +113,6 @@ Result<Subreaper> Subreaper::enable() {
         return fail(uv_error(-err, "prctl(PR_SET_CHILD_SUBREAPER)"));
     }
     uv_signal_init(loop.uv(), &st->handle);
-    // libuv's own SIGCHLD watcher stays: both handles see every signal.
     int rc = uv_signal_start(&st->handle, &State::on_sigchld, SIGCHLD);
     if (rc != 0) {
         if (st->previous_flag == 0) ::prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);

@@ -4,11 +4,10 @@
 // With PR_SET_CHILD_SUBREAPER, a descendant whose parent exits (a
 // double-forked daemon, vite's esbuild after a crash) is re-parented to
 // reins instead of init, so its zombie is reins' to reap. Reaping must not
-// steal the exit status of reins' own children: libuv reaps those with
-// waitpid(pid) from its own SIGCHLD watcher, and a status taken before it
-// is lost for good (docs/design.md, Who owns a uv handle). So the
-// Subreaper watches SIGCHLD with a uv_signal_t of its own (next to
-// libuv's), peeks at zombies with
+// steal the exit status of reins' own children: a Process reaps its child
+// with waitid(P_PID) once the child's pidfd is readable, and a status taken
+// before it is lost (docs/design.md, Who owns a uv handle). So the
+// Subreaper watches SIGCHLD with a uv_signal_t, peeks at zombies with
 // waitid(WNOWAIT), and reaps only pids the Loop does not own
 // (Loop::owns_child). Everything is driven by SIGCHLD: no timer, no polling.
 //
@@ -17,11 +16,11 @@
 // behind libuv's back, or spawned by a Loop on another thread, is reaped
 // here as an orphan and its own waiter loses its status.
 //
-// waitid(P_ALL) names only one zombie. When that one belongs to libuv (its
-// SIGCHLD callback has not run yet in this loop turn), the zombies behind it
-// are found by listing our children (/proc/self/task/*/children, a few
-// syscalls) and reaping each one libuv does not own with waitid(P_PID,
-// WNOHANG), so no zombie waits for another signal.
+// waitid(P_ALL) names only one zombie. When that one is owned (its
+// Process's pidfd callback has not run yet in this loop turn), the zombies
+// behind it are found by listing our children (/proc/self/task/*/children, a
+// few syscalls) and reaping each one the Loop does not own with
+// waitid(P_PID, WNOHANG), so no zombie waits for another signal.
 #pragma once
 
 #include <sys/types.h>

@@ -62,7 +62,7 @@ TEST_SUITE("process") {
             auto p = Process::spawn(cmd({"/bin/sleep", "100"}));
             REQUIRE(p.has_value());
             GroupGuard guard(p->pid());
-            // uv_spawn returns after the exec, so setsid() has happened.
+            // spawn() returns after the exec, so setsid() has happened.
             CHECK(::getpgid(p->pid()) == p->pid());
             CHECK(::getsid(p->pid()) == p->pid());
             CHECK(::getsid(p->pid()) != ::getsid(0));

@@ -4,7 +4,7 @@
 //                                       before _exit; the EventBus listener
 //                                       stamps steady_clock (the same clock)
 //   2. child exit → replacement exec'd  the listener stamps the next
-//                                       `starting` (uv_spawn returns once the
+//                                       `starting` (spawn() returns once the
 //                                       child exec'd); the next child also
 //                                       stamps the top of its main()
 //   3. supervisor CPU per restart       getrusage(RUSAGE_SELF) over a crash
@@ -120,7 +120,7 @@ int run_baseline() {
     std::vector<int64_t> execd, reaped;
     double cpu0 = cpu_us_self();
     for (int i = 0; i < baseline_runs; ++i) {
-        // exec'd = the close-on-exec pipe reads EOF, as in libuv's uv_spawn.
+        // exec'd = the close-on-exec pipe reads EOF (posix_spawn also returns after the exec).
         int fds[2];
         if (::pipe2(fds, O_CLOEXEC) != 0) break;
         pid_t pid = ::fork();
