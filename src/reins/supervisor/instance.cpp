@@ -4,7 +4,10 @@
 
 #include "reins/async/line_reader.hpp"
 #include "reins/async/when.hpp"
+#include "reins/supervisor/ended_run.hpp"
+#include "reins/supervisor/process_table.hpp"
 #include "reins/supervisor/process_tree.hpp"
+#include "reins/supervisor/shared_scan.hpp"
 
 namespace reins::supervisor {
 namespace {
@@ -111,6 +114,9 @@ Result<std::unique_ptr<Instance>> Instance::launch(const ServiceSpec& spec, Inst
     }
     inst->proc_ = std::move(*proc);
     inst->pid_ = inst->proc_.pid();
+    auto started = process_start_time(inst->pid_);
+    inst->start_time_ = started ? *started : 0;
+    inst->adopted_at_launch_ = adopts_orphans();
 
     Instance& self = *inst;
     self.tasks_.spawn(self.capture(self.proc_.take_stdout(), false, self.tasks_.token()));
@@ -218,12 +224,20 @@ std::optional<ExitStatus> Instance::exit_status() const {
 std::vector<ProcessRef> Instance::processes() const { return scan_processes().all(); }
 
 ServiceProcesses Instance::scan_processes(const FoundVisitor& on_found) const {
-    auto found = scan_service(pid_, ctx_.instance_id, on_found);
+    auto found = scan_service(pid_, ctx_.instance_id, start_time_, on_found);
     if (main_ref_.pid > 1 && !found.contains(main_ref_) && process_alive(main_ref_)) {
         found.outside.push_back(main_ref_);
         if (on_found) on_found(main_ref_, false);
     }
     return found;
+}
+
+Task<ServiceProcesses> Instance::scan_processes_shared() const {
+    const bool main_alive = main_ref_.pid > 1 && process_alive(main_ref_);
+    ScanRequest request{pid_, ctx_.instance_id, start_time_, proc_.exited() && !main_alive && adopted_at_launch_};
+    ServiceProcesses found = co_await scan_shared(std::move(request));
+    if (main_ref_.pid > 1 && !found.contains(main_ref_) && process_alive(main_ref_)) found.outside.push_back(main_ref_);
+    co_return found;
 }
 
 std::string Instance::take_status_text() {

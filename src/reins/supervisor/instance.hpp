@@ -62,6 +62,8 @@ public:
     Process& process() { return proc_; }
     /// The spawned process's pid (also its process group).
     int pid() const { return pid_; }
+    /// Its start time (/proc/PID/stat field 22; 0 if it could not be read).
+    uint64_t start_time() const { return start_time_; }
     /// The main pid: the one sd_notify MAINPID= handed over to while it
     /// lives, else the spawned process's.
     int main_pid() const;
@@ -74,6 +76,10 @@ public:
     /// The same, apart by process group, `on_found` called for each as the
     /// scan finds it (see scan_service).
     ServiceProcesses scan_processes(const FoundVisitor& on_found = {}) const;
+    /// scan_processes() through a pass over /proc shared with the services
+    /// that scan in the same turn of the loop, or none at all once the run
+    /// has ended and can have left nothing (shared_scan.hpp).
+    Task<ServiceProcesses> scan_processes_shared() const;
     /// The service said STOPPING=1: it is stopping by itself.
     bool stop_announced() const { return stop_announced_; }
     /// The latest STATUS= text; a status_text event is sent again only after
@@ -123,6 +129,8 @@ private:
     InstanceContext ctx_;
     Process proc_;
     int pid_ = 0;
+    uint64_t start_time_ = 0;
+    bool adopted_at_launch_ = false;  // orphans of the run come to us (ended_run.hpp)
     std::optional<LogPattern> ready_regex_;
     bool ready_seen_ = false;
     DatagramSocket notify_;

@@ -1,5 +1,8 @@
 #include "reins/supervisor/process_tree.hpp"
 
+#include "reins/supervisor/proc_files.hpp"
+#include "reins/supervisor/process_table.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -19,104 +22,29 @@
 namespace reins::supervisor {
 namespace {
 
-// Reads a whole /proc file relative to `dirfd` into `storage` (grown, never
-// shrunk, so a scan reuses it without clearing) and points `text` at the
-// bytes read. Returns 0 or an errno value. A short read ends the file: the
-// kernel renders /proc/PID/stat in one piece and environ_read() stops short
-// only at the end of the environment, and it saves a syscall per process.
-// `uid`, when given, receives the file's owner (the process's euid).
-int read_file_at(int dirfd, const char* name, std::string& storage, std::string_view& text, uid_t* uid = nullptr) {
-    int fd = ::openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return errno;
-    int err = 0;
-    struct stat sb{};
-    if (uid) {
-        if (::fstat(fd, &sb) == 0) *uid = sb.st_uid;
-        else err = errno;
-    }
-    if (storage.size() < 4096) storage.resize(4096);
-    std::size_t used = 0;
-    while (err == 0) {
-        if (used == storage.size()) storage.resize(storage.size() * 2);
-        std::size_t want = storage.size() - used;
-        ssize_t n = ::read(fd, storage.data() + used, want);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) err = errno;
-        if (n <= 0) break;
-        used += static_cast<std::size_t>(n);
-        if (static_cast<std::size_t>(n) < want) break;
-    }
-    ::close(fd);
-    text = std::string_view(storage.data(), used);
-    return err;
-}
-
-// The pid a /proc directory entry names, or 0 for the non-numeric ones.
-pid_t pid_of_name(const char* name) {
-    pid_t pid = 0;
-    std::string_view s(name);
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), pid);
-    return (ec == std::errc() && p == s.data() + s.size()) ? pid : 0;
-}
-
-// True if the NUL-separated environment block holds exactly `entry`.
-bool has_env_entry(std::string_view env, std::string_view entry) {
-    for (std::size_t pos = env.find(entry); pos != std::string_view::npos; pos = env.find(entry, pos + 1)) {
-        bool starts = pos == 0 || env[pos - 1] == '\0';
-        std::size_t end = pos + entry.size();
-        bool ends = end == env.size() || env[end] == '\0';
-        if (starts && ends) return true;
-    }
-    return false;
-}
-
-constexpr uint32_t kernel_thread_flag = 0x00200000;  // PF_KTHREAD
-
-bool dead_state(char state) { return state == 'Z' || state == 'X' || state == 'x'; }
+using proc::dead_state;
 
 // One pass over /proc collecting live processes in group `pgid` (0: none)
-// or carrying `REINS_INSTANCE=<instance>` (empty: none), without ourselves;
-// `on_found` sees each as soon as the pass reads it.
-ServiceProcesses scan(pid_t pgid, std::string_view instance, const FoundVisitor& on_found = {}) {
+// or carrying `REINS_INSTANCE=<instance>` (empty: none) among those started
+// at or after `since`, without ourselves; `on_found` sees each as soon as
+// the pass reads it.
+ServiceProcesses scan(pid_t pgid, std::string_view instance, uint64_t since, const FoundVisitor& on_found = {}) {
     ServiceProcesses out;
     if (pgid <= 1) pgid = 0;  // 0 and 1 would name far more than a service
     if (pgid == 0 && instance.empty()) return out;
-    DIR* dir = ::opendir("/proc");
-    if (!dir) return out;
-    const int proc_fd = ::dirfd(dir);
-    const pid_t self = ::getpid();
-    const uid_t uid = ::geteuid();
     const std::string needle = instance.empty() ? std::string() : "REINS_INSTANCE=" + std::string(instance);
-    std::string buf;
-    std::string_view text;
-    char path[64];
-    while (dirent* e = ::readdir(dir)) {
-        pid_t pid = pid_of_name(e->d_name);
-        if (pid <= 0 || pid == self) continue;
-        // Paths relative to /proc, no per-process directory fd: the reads of
-        // stat and environ could see two processes if the pid is reused in
-        // between, but the start time we report is the stat one, so such a
-        // ProcessRef names a dead process and signal_process() refuses it.
-        std::snprintf(path, sizeof path, "%d/stat", static_cast<int>(pid));
-        uid_t owner = 0;
-        bool need_env = !needle.empty();
-        if (read_file_at(proc_fd, path, buf, text, need_env && uid != 0 ? &owner : nullptr) != 0) continue;
-        auto st = parse_proc_stat(text);
-        if (!st || dead_state(st->state)) continue;
-        const bool in_group = pgid != 0 && st->pgrp == pgid;
-        bool match = in_group;
-        // Another uid's environ is unreadable unless we are root; kernel
-        // threads have none.
-        if (!match && need_env && (uid == 0 || owner == uid) && !(st->flags & kernel_thread_flag)) {
-            std::snprintf(path, sizeof path, "%d/environ", static_cast<int>(pid));
-            if (read_file_at(proc_fd, path, buf, text) == 0) match = has_env_entry(text, needle);
-        }
-        if (!match) continue;
-        const ProcessRef ref{pid, st->start_time};
-        (in_group ? out.in_group : out.outside).push_back(ref);
-        if (on_found) on_found(ref, in_group);
-    }
-    ::closedir(dir);
+    auto in_group = [pgid](const ProcStat& st) { return pgid != 0 && st.pgrp == pgid; };
+    // Only a process started since the run began can have inherited its tag.
+    auto wants_environ = [&](pid_t, const ProcStat& st) {
+        return !needle.empty() && !in_group(st) && st.start_time >= since;
+    };
+    proc::for_each_process(wants_environ, [&](pid_t pid, const ProcStat& st, proc::Environ env, std::string_view text) {
+        const bool grouped = in_group(st);
+        if (!grouped && !(env == proc::Environ::read && proc::has_env_entry(text, needle))) return;
+        const ProcessRef ref{pid, st.start_time};
+        (grouped ? out.in_group : out.outside).push_back(ref);
+        if (on_found) on_found(ref, grouped);
+    });
     return out;
 }
 
@@ -206,7 +134,7 @@ Result<ProcStat> read_proc_stat(pid_t pid) {
     if (pid <= 0) return fail(uv_error(UV_EINVAL, "read " + path));
     std::string buf;
     std::string_view text;
-    int err = read_file_at(AT_FDCWD, path.c_str(), buf, text);
+    int err = proc::read_file_at(AT_FDCWD, path.c_str(), buf, text);
     if (err != 0) return fail(uv_error(-err, "read " + path));
     auto st = parse_proc_stat(text);
     if (!st) return fail(uv_error(UV_EINVAL, "parse " + path + ": unexpected format"));
@@ -272,23 +200,27 @@ bool ServiceProcesses::contains(const ProcessRef& ref) const {
            std::find(outside.begin(), outside.end(), ref) != outside.end();
 }
 
-std::vector<ProcessRef> find_instance_processes(std::string_view instance_id) { return scan(0, instance_id).all(); }
+std::vector<ProcessRef> find_instance_processes(std::string_view instance_id) { return scan(0, instance_id, 0).all(); }
 
 bool carries_instance(pid_t pid, std::string_view instance_id) {
     if (pid <= 0 || instance_id.empty()) return false;
     const std::string path = "/proc/" + std::to_string(pid) + "/environ";
     std::string buf;
     std::string_view text;
-    if (read_file_at(AT_FDCWD, path.c_str(), buf, text) != 0) return false;
-    return has_env_entry(text, "REINS_INSTANCE=" + std::string(instance_id));
+    if (proc::read_file_at(AT_FDCWD, path.c_str(), buf, text) != 0) return false;
+    return proc::has_env_entry(text, "REINS_INSTANCE=" + std::string(instance_id));
 }
 
-std::vector<ProcessRef> find_group_processes(pid_t pgid) { return scan(pgid, {}).all(); }
+std::vector<ProcessRef> find_group_processes(pid_t pgid) { return scan(pgid, {}, 0).all(); }
 
-std::vector<ProcessRef> service_processes(pid_t pgid, std::string_view instance) { return scan(pgid, instance).all(); }
+std::vector<ProcessRef> service_processes(pid_t pgid, std::string_view instance) { return scan(pgid, instance, 0).all(); }
 
 ServiceProcesses scan_service(pid_t pgid, std::string_view instance, const FoundVisitor& on_found) {
-    return scan(pgid, instance, on_found);
+    return scan(pgid, instance, 0, on_found);
+}
+
+ServiceProcesses scan_service(pid_t pgid, std::string_view instance, uint64_t since, const FoundVisitor& on_found) {
+    return scan(pgid, instance, since, on_found);
 }
 
 std::vector<TaggedProcess> find_tagged_processes(std::string_view tag) {
@@ -303,13 +235,13 @@ std::vector<TaggedProcess> find_tagged_processes(std::string_view tag) {
     std::string_view text;
     char path[64];
     while (dirent* e = ::readdir(dir)) {
-        pid_t pid = pid_of_name(e->d_name);
+        pid_t pid = proc::pid_of_name(e->d_name);
         if (pid <= 1 || pid == self) continue;
         // The start time before the environment, checked again after it: the
         // environment read is then that process's, not a reused pid's.
         auto ref = process_ref(pid);
         std::snprintf(path, sizeof path, "%d/environ", static_cast<int>(pid));
-        if (!ref || read_file_at(proc_fd, path, buf, text) != 0) continue;  // gone, or another user's
+        if (!ref || proc::read_file_at(proc_fd, path, buf, text) != 0) continue;  // gone, or another user's
         std::string_view id;
         for (std::size_t pos = 0; pos < text.size() && id.empty();) {
             std::size_t end = std::min(text.find('\0', pos), text.size());

@@ -226,8 +226,7 @@ Result<std::unique_ptr<Instance>> Service::launch() {
     if (!inst) return inst;
     if (ctx_.track_group) ctx_.track_group((*inst)->pid(), true);
     status_.pid = (*inst)->pid();
-    auto st = process_start_time(status_.pid);
-    status_.pid_start_time = st ? *st : 0;
+    status_.pid_start_time = (*inst)->start_time();
     status_.port = *port;
     status_.instance = (*inst)->id();
     status_.stop_requested = false;

@@ -38,13 +38,17 @@ public:
     /// sees each as it is found.
     ServiceProcesses scan(const FoundVisitor& on_found = {}) {
         ServiceProcesses now = inst_.scan_processes(on_found);
-        std::erase_if(strays_, [](const ProcessRef& r) { return !process_alive(r); });
-        for (const ProcessRef& r : strays_) {
-            if (now.contains(r)) continue;
-            now.outside.push_back(r);
-            if (on_found) on_found(r, false);
-        }
+        add_strays(now, on_found);
         return now;
+    }
+
+    /// The same without a visitor, through a pass shared with the other
+    /// services scanning in this turn of the loop, or none once nothing of
+    /// the ended run can be left (Instance::scan_processes_shared).
+    Task<ServiceProcesses> scan_shared() {
+        ServiceProcesses now = co_await inst_.scan_processes_shared();
+        add_strays(now, {});
+        co_return now;
     }
 
     /// Adds to `now` the descendants of its processes that the scan cannot
@@ -71,6 +75,15 @@ public:
     }
 
 private:
+    void add_strays(ServiceProcesses& now, const FoundVisitor& on_found) {
+        std::erase_if(strays_, [](const ProcessRef& r) { return !process_alive(r); });
+        for (const ProcessRef& r : strays_) {
+            if (now.contains(r)) continue;
+            now.outside.push_back(r);
+            if (on_found) on_found(r, false);
+        }
+    }
+
     Instance& inst_;
     std::vector<ProcessRef> strays_;
 };
@@ -117,7 +130,13 @@ Task<bool> wait_all_gone(Instance& inst, StopTargets& targets, Clock::time_point
     }
     Millis interval(2);
     for (;;) {
-        ServiceProcesses rest = targets.scan(on_found);
+        ServiceProcesses rest;
+        if (on_found) {
+            rest = targets.scan(on_found);
+        } else {
+            auto shared = co_await targets.scan_shared();
+            rest = std::move(shared);
+        }
         if (rest.empty()) co_return true;
         shown.waiting_for(first_pid(rest), kill_at);
         if (Clock::now() >= deadline) co_return false;
@@ -166,7 +185,7 @@ Task<StopReport> stop_instance(Instance& inst, StopSpec spec, std::optional<Stop
     StopTargets targets(inst);
 
     // Before anything is asked to exit: strays are found through living parents.
-    ServiceProcesses now = targets.scan();
+    ServiceProcesses now = co_await targets.scan_shared();
     targets.look_below(now);
     if (inst.process().exited() && now.empty()) {
         report.step = StopStep::exited_by_itself;
