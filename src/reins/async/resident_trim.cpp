@@ -63,22 +63,27 @@ Mapping parse_header(std::string_view line) noexcept {
     return m;
 }
 
-void drop(const Mapping& m, TrimReport& report) noexcept {
-    if (!m.candidate || m.rss_kb == 0 || m.anonymous_kb != 0 || m.locked_kb != 0) return;
-    if (::madvise(reinterpret_cast<void*>(m.start), m.end - m.start, MADV_DONTNEED) != 0) return;
-    report.file_kb += m.rss_kb;
-    ++report.mappings;
-}
+// The mappings one trim drops, gathered before the first is dropped: after
+// a drop, every instruction that runs maps its 64 KiB of code back in, so the
+// drops come last, in a loop that touches nothing else.
+struct Drops {
+    static constexpr std::size_t most = 256;
+    Mapping at[most];
+    std::size_t count = 0;
 
-}  // namespace
+    void consider(const Mapping& m) noexcept {
+        if (!m.candidate || m.rss_kb == 0 || m.anonymous_kb != 0 || m.locked_kb != 0 || count == most) return;
+        at[count++] = m;
+    }
+};
 
-TrimReport trim_resident_memory() noexcept {
-    TrimReport report;
-    // Read it all first: dropping pages while reading would change what is read.
+// Reads /proc/self/smaps whole (dropping pages while reading would change
+// what is read) and gathers what may be dropped. False if it cannot be read.
+bool gather(Drops& drops) noexcept {
     std::string text;
     try {
         int fd = ::open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
-        if (fd < 0) return report;
+        if (fd < 0) return false;
         char buf[16384];
         for (;;) {
             ssize_t n = ::read(fd, buf, sizeof buf);
@@ -88,7 +93,7 @@ TrimReport trim_resident_memory() noexcept {
         }
         ::close(fd);
     } catch (...) {
-        return report;
+        return false;
     }
     Mapping current;
     std::string_view all(text);
@@ -98,19 +103,34 @@ TrimReport trim_resident_memory() noexcept {
         all = nl == std::string_view::npos ? std::string_view() : all.substr(nl + 1);
         if (line.empty()) continue;
         // Field lines start with a capitalised name and a colon; headers with a hex address.
-        auto first_space = line.find(' ');
-        std::string_view first = line.substr(0, first_space);
+        std::string_view first = line.substr(0, line.find(' '));
         if (!first.empty() && first.back() == ':') {
             if (first == "Rss:") current.rss_kb = kb_field(line);
             else if (first == "Anonymous:") current.anonymous_kb = kb_field(line);
             else if (first == "Locked:") current.locked_kb = kb_field(line);
             continue;
         }
-        drop(current, report);
+        drops.consider(current);
         current = parse_header(line);
     }
-    drop(current, report);
+    drops.consider(current);
+    return true;
+}
+
+}  // namespace
+
+TrimReport trim_resident_memory() noexcept {
+    TrimReport report;
+    static Drops drops;  // 256 mappings: not on the loop's stack
+    drops.count = 0;
+    if (!gather(drops)) return report;
     ::malloc_trim(0);
+    for (std::size_t i = 0; i < drops.count; ++i) {
+        const Mapping& m = drops.at[i];
+        if (::madvise(reinterpret_cast<void*>(m.start), m.end - m.start, MADV_DONTNEED) != 0) continue;
+        report.file_kb += m.rss_kb;
+        ++report.mappings;
+    }
     return report;
 }
 
