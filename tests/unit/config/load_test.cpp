@@ -107,6 +107,7 @@ TEST_CASE("the documented example loads to the ServiceSpecs it describes") {
     api.port_env = "PM_SERVER_PORT";
     api.ready.kind = ProbeKind::http;
     api.ready.target = "/ready";
+    api.ready.interval = reins::supervisor::Millis(10);  // ready.interval = "10ms" (the default is 1ms)
     api.health.kind = ProbeKind::http;
     api.health.target = "/health";
     api.stop.pre = HttpAction{"POST", "/admin/checkpoint"};
