@@ -15,58 +15,18 @@
 #include "fixture.hpp"
 #include "harness.hpp"
 #include "pid_guard.hpp"
+#include "tagged_fixture.hpp"
 #include "reins/async/process.hpp"
 #include "reins/async/timer.hpp"
 #include "reins/supervisor/notify_sender.hpp"
 #include "reins/supervisor/process_children.hpp"
 #include "reins/supervisor/process_tree.hpp"
 
-extern char** environ;
-
 using namespace reins;
 using namespace reins::test;
 using namespace reins::supervisor;
 
 namespace {
-
-// An instance id no other process on the machine carries.
-std::string unique_instance() {
-    static std::atomic<int> n{0};
-    return "tree-test-" + std::to_string(::getpid()) + "-" + std::to_string(++n) + "-" +
-           std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
-}
-
-// Our environment, with REINS_INSTANCE replaced by `instance` (or removed).
-std::vector<std::string> env_with_instance(const std::string& instance) {
-    std::vector<std::string> env;
-    for (char** e = environ; *e; ++e)
-        if (std::string_view(*e).rfind("REINS_INSTANCE=", 0) != 0) env.emplace_back(*e);
-    if (!instance.empty()) env.push_back("REINS_INSTANCE=" + instance);
-    return env;
-}
-
-Result<Process> spawn_fixture(const std::string& instance, std::vector<std::string> flags) {
-    ProcessOptions o;
-    o.argv = {fixture_path(), "--no-listen"};
-    for (auto& f : flags) o.argv.push_back(std::move(f));
-    o.env = env_with_instance(instance);
-    o.err = Stdio::inherit;
-    return Process::spawn(std::move(o));
-}
-
-// The pid P of the fixture's "fixture: grandchild pid P listening on ..." line.
-Task<pid_t> read_grandchild_pid(Stream* out) {
-    static constexpr std::string_view tag = "fixture: grandchild pid ";
-    std::string text;
-    for (;;) {
-        auto pos = text.find(tag);
-        if (pos != std::string::npos && text.find('\n', pos) != std::string::npos)
-            co_return static_cast<pid_t>(std::atoi(text.c_str() + pos + tag.size()));
-        auto r = co_await out->read();
-        if (!r) co_return 0;
-        text.append(*r);
-    }
-}
 
 bool contains(const std::vector<ProcessRef>& refs, pid_t pid) {
     return std::any_of(refs.begin(), refs.end(), [pid](const ProcessRef& r) { return r.pid == pid; });
@@ -115,7 +75,7 @@ TEST_SUITE("process_tree") {
     TEST_CASE("a setsid'd double-forked grandchild is found by its REINS_INSTANCE, not by group") {
         run_test([](std::stop_token) -> Task<void> {
             PidGuard guard;
-            const std::string id = unique_instance();
+            const std::string id = unique_instance("tree-test");
             auto p = spawn_fixture(id, {"--grandchild-mode", "setsid"});
             REQUIRE(p.has_value());
             Stream out = p->take_stdout();
@@ -162,7 +122,7 @@ TEST_SUITE("process_tree") {
     TEST_CASE("a double-forked grandchild in the group is listed once") {
         run_test([](std::stop_token) -> Task<void> {
             PidGuard guard;
-            const std::string id = unique_instance();
+            const std::string id = unique_instance("tree-test");
             auto p = spawn_fixture(id, {"--grandchild-mode", "double-fork"});
             REQUIRE(p.has_value());
             Stream out = p->take_stdout();
@@ -241,7 +201,7 @@ TEST_SUITE("process_tree") {
     TEST_CASE("signal_all reaches the group and the setsid'd grandchild; SIGKILL leaves none alive") {
         run_test([](std::stop_token) -> Task<void> {
             PidGuard guard;
-            const std::string id = unique_instance();
+            const std::string id = unique_instance("tree-test");
             auto p = spawn_fixture(id, {"--ignore-term", "--grandchild-mode", "setsid", "--grandchild-ignore-term"});
             REQUIRE(p.has_value());
             Stream out = p->take_stdout();
@@ -274,7 +234,7 @@ TEST_SUITE("process_tree") {
     TEST_CASE("an sd_notify sender belongs to the service by main pid, group, ancestry or REINS_INSTANCE") {
         run_test([](std::stop_token) -> Task<void> {
             PidGuard guard;
-            const std::string id = unique_instance();
+            const std::string id = unique_instance("tree-test");
             // A setsid'd double-forked grandchild: not in the group, not a
             // descendant any more (re-parented), but it carries the instance.
             auto p = spawn_fixture(id, {"--grandchild-mode", "setsid"});

@@ -13,6 +13,7 @@
 #include "fixture.hpp"
 #include "harness.hpp"
 #include "pid_guard.hpp"
+#include "tagged_fixture.hpp"
 #include "reins/async/process.hpp"
 #include "reins/async/task_scope.hpp"
 #include "reins/async/timer.hpp"
@@ -22,52 +23,11 @@
 #include "reins/supervisor/shared_scan.hpp"
 #include "reins/supervisor/subreaper.hpp"
 
-extern char** environ;
-
 using namespace reins;
 using namespace reins::test;
 using namespace reins::supervisor;
 
 namespace {
-
-// An instance id no other process on the machine carries.
-std::string unique_instance() {
-    static std::atomic<int> n{0};
-    return "shared-scan-test-" + std::to_string(::getpid()) + "-" + std::to_string(++n) + "-" +
-           std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
-}
-
-// Our environment, with REINS_INSTANCE replaced by `instance` (or removed).
-std::vector<std::string> env_with_instance(const std::string& instance) {
-    std::vector<std::string> env;
-    for (char** e = environ; *e; ++e)
-        if (std::string_view(*e).rfind("REINS_INSTANCE=", 0) != 0) env.emplace_back(*e);
-    if (!instance.empty()) env.push_back("REINS_INSTANCE=" + instance);
-    return env;
-}
-
-// The fixture, whose grandchild double-forks and calls setsid() (another
-// session and group: only the tag links it to the fixture).
-Result<Process> spawn_fixture(const std::string& instance) {
-    ProcessOptions o;
-    o.argv = {fixture_path(), "--no-listen", "--grandchild-mode", "setsid"};
-    o.env = env_with_instance(instance);
-    o.err = Stdio::inherit;
-    return Process::spawn(std::move(o));
-}
-
-// The pid in the fixture's "fixture: grandchild pid P listening on ..." line.
-Task<pid_t> grandchild_of(Stream* out) {
-    constexpr std::string_view tag = "fixture: grandchild pid ";
-    std::string text;
-    std::size_t at = 0;
-    while ((at = text.find(tag)) == std::string::npos || text.find('\n', at) == std::string::npos) {
-        auto chunk = co_await out->read();
-        if (!chunk) co_return 0;
-        text += *chunk;
-    }
-    co_return static_cast<pid_t>(std::atoi(text.c_str() + at + tag.size()));
-}
 
 bool contains(const std::vector<ProcessRef>& refs, pid_t pid) {
     return std::any_of(refs.begin(), refs.end(), [pid](const ProcessRef& r) { return r.pid == pid; });
@@ -91,11 +51,11 @@ TEST_SUITE("shared_scan") {
     TEST_CASE("a ProcessTable answers what scan_service finds; environments older than the run are not read") {
         run_test([](std::stop_token) -> Task<void> {
             PidGuard guard;
-            const std::string id = unique_instance();
-            auto p = spawn_fixture(id);
+            const std::string id = unique_instance("shared-scan-test");
+            auto p = spawn_fixture(id, {"--grandchild-mode", "setsid"});
             REQUIRE(p.has_value());
             Stream out = p->take_stdout();
-            pid_t g = co_await grandchild_of(&out);
+            pid_t g = co_await read_grandchild_pid(&out);
             guard.pids.push_back(g);
             REQUIRE(g > 1);
             auto since = process_start_time(p->pid());
@@ -125,14 +85,14 @@ TEST_SUITE("shared_scan") {
     TEST_CASE("services asking in the same turn share one pass, and each gets its own processes") {
         run_test([](std::stop_token) -> Task<void> {
             PidGuard guard;
-            const std::string id1 = unique_instance(), id2 = unique_instance();
-            auto p1 = spawn_fixture(id1);
-            auto p2 = spawn_fixture(id2);
+            const std::string id1 = unique_instance("shared-scan-test"), id2 = unique_instance("shared-scan-test");
+            auto p1 = spawn_fixture(id1, {"--grandchild-mode", "setsid"});
+            auto p2 = spawn_fixture(id2, {"--grandchild-mode", "setsid"});
             REQUIRE(p1.has_value());
             REQUIRE(p2.has_value());
             Stream out1 = p1->take_stdout(), out2 = p2->take_stdout();
-            pid_t g1 = co_await grandchild_of(&out1);
-            pid_t g2 = co_await grandchild_of(&out2);
+            pid_t g1 = co_await read_grandchild_pid(&out1);
+            pid_t g2 = co_await read_grandchild_pid(&out2);
             guard.pids = {g1, g2};
             REQUIRE(g1 > 1);
             REQUIRE(g2 > 1);
@@ -155,14 +115,14 @@ TEST_SUITE("shared_scan") {
     TEST_CASE("an ended run is taken for gone only once nothing carrying its tag is left below us") {
         run_test([](std::stop_token) -> Task<void> {
             PidGuard guard;
-            const std::string id = unique_instance();
-            auto p = spawn_fixture(id);
+            const std::string id = unique_instance("shared-scan-test");
+            auto p = spawn_fixture(id, {"--grandchild-mode", "setsid"});
             REQUIRE(p.has_value());
             const pid_t pgid = p->pid();
             auto since = process_start_time(pgid);
             REQUIRE(since.has_value());
             Stream out = p->take_stdout();
-            pid_t g = co_await grandchild_of(&out);
+            pid_t g = co_await read_grandchild_pid(&out);
             guard.pids.push_back(g);
             REQUIRE(g > 1);
             CHECK(p->signal(SIGTERM).has_value());
@@ -174,14 +134,14 @@ TEST_SUITE("shared_scan") {
             auto s = Subreaper::enable();
             REQUIRE(s.has_value());
             CHECK(adopts_orphans());
-            const std::string id2 = unique_instance();
-            auto p2 = spawn_fixture(id2);
+            const std::string id2 = unique_instance("shared-scan-test");
+            auto p2 = spawn_fixture(id2, {"--grandchild-mode", "setsid"});
             REQUIRE(p2.has_value());
             const pid_t pgid2 = p2->pid();
             auto since2 = process_start_time(pgid2);
             REQUIRE(since2.has_value());
             Stream out2 = p2->take_stdout();
-            pid_t g2 = co_await grandchild_of(&out2);
+            pid_t g2 = co_await read_grandchild_pid(&out2);
             guard.pids.push_back(g2);
             REQUIRE(g2 > 1);
             CHECK(p2->signal(SIGTERM).has_value());

@@ -2,7 +2,8 @@
 
 With 1 and with 100 idle services (the child with no option: it sleeps
 until killed), once every service has started and a settling pause has
-passed: RSS and PSS (smaps_rollup) summed over the supervisor's own
+passed (5 s: reins gives back its start-up pages 2 s after its last
+request): RSS and PSS (smaps_rollup) summed over the supervisor's own
 processes (its process tree minus the services), and per extra service
 (PSS100 − PSS1) / 99. Then, with 100 services, the CPU ticks
 (utime + stime) those processes use over the idle window.
