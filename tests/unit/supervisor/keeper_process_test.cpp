@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <thread>
@@ -71,14 +72,21 @@ bool killed_within_2s(pid_t pid) {
     return false;
 }
 
-// Once /proc/PID/exe is sleep, /proc/PID/environ is the new program's.
+// The exec is over once /proc/PID/exe is sleep and sleep sleeps (state S).
+// The exe link alone is not enough: the kernel sets it before it lays out
+// the new program's environment, and /proc/PID/environ reads empty until then.
 bool wait_exec(pid_t pid) {
     char path[64];
     std::snprintf(path, sizeof path, "/proc/%d/exe", static_cast<int>(pid));
+    const std::string stat_path = "/proc/" + std::to_string(pid) + "/stat";
     for (int i = 0; i < 1000; ++i) {
         char target[256] = {};
-        if (::readlink(path, target, sizeof target - 1) > 0 && std::string(target).find("sleep") != std::string::npos)
-            return true;
+        if (::readlink(path, target, sizeof target - 1) > 0 && std::string(target).find("sleep") != std::string::npos) {
+            std::ifstream in(stat_path);
+            std::string stat((std::istreambuf_iterator<char>(in)), {});
+            auto close = stat.rfind(')');
+            if (close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'S') return true;
+        }
         ::usleep(2000);
     }
     return false;
