@@ -40,7 +40,8 @@ struct TrimReport {
 
 /// Drops this process's clean read-only file pages and trims the heap
 /// (see above). Reads /proc/self/smaps; on any error gives back less, never
-/// more. Not async-signal-safe; call from the loop's thread.
+/// more. Not async-signal-safe; one call at a time in a process (its
+/// table of mappings to drop is static).
 TrimReport trim_resident_memory() noexcept;
 
 /// Runs trim_resident_memory() once, the next time the loop is about to wait.
