@@ -14,6 +14,7 @@
 #include "fixture.hpp"
 #include "harness.hpp"
 #include "pid_guard.hpp"
+#include "tagged_fixture.hpp"
 #include "reins/async/pid_watch.hpp"
 #include "reins/async/process.hpp"
 #include "reins/async/timer.hpp"
@@ -25,20 +26,6 @@ using namespace reins::test;
 using namespace reins::supervisor;
 
 namespace {
-
-// The pid P of the fixture's "fixture: grandchild pid P listening on ..." line.
-Task<pid_t> read_grandchild_pid(Stream* out) {
-    static constexpr std::string_view tag = "fixture: grandchild pid ";
-    std::string text;
-    for (;;) {
-        auto pos = text.find(tag);
-        if (pos != std::string::npos && text.find('\n', pos) != std::string::npos)
-            co_return static_cast<pid_t>(std::atoi(text.c_str() + pos + tag.size()));
-        auto r = co_await out->read();
-        if (!r) co_return 0;
-        text.append(*r);
-    }
-}
 
 Task<std::string> read_all(Stream* s) {
     std::string out;
