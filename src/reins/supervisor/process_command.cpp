@@ -1,17 +1,22 @@
 #include "reins/supervisor/process_command.hpp"
 
-#include <fstream>
+#include <fcntl.h>
+
 #include <string_view>
+
+#include "reins/supervisor/proc_files.hpp"
 
 namespace reins::supervisor {
 namespace {
 
+// The first `max` bytes of a /proc file ("" when it cannot be read). Plain
+// reads, no stream: this runs when a stop waits, which may be when reins is
+// out of descriptors.
 std::string read_file(const std::string& path, std::size_t max) {
-    std::ifstream in(path, std::ios::binary);
-    std::string s(max, '\0');
-    in.read(s.data(), static_cast<std::streamsize>(max));
-    s.resize(static_cast<std::size_t>(in.gcount()));
-    return s;
+    std::string storage;
+    std::string_view text;
+    if (proc::read_file_at(AT_FDCWD, path.c_str(), storage, text) != 0) return {};
+    return std::string(text.substr(0, max));
 }
 
 }  // namespace
